@@ -1,0 +1,121 @@
+"""The support case: its fields, the case file, and the SUPPORT_CASE.md template."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from collector.errors import InputError
+
+TEMPLATE_DIR = Path(__file__).parent / "templates"
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    description: str
+    choices: tuple[str, ...] = ()
+    prompt: bool = False  # asked interactively on a TTY when missing
+
+
+FIELDS: tuple[Field, ...] = (
+    Field("title", "one-line summary of the problem", prompt=True),
+    Field("product", "the vendor's product concerned"),
+    Field("severity", "how urgent", ("critical", "high", "medium", "low"), prompt=True),
+    Field("impact_class", "what the impact is", ("full-outage", "partial-outage", "defect"), prompt=True),
+    Field("category", "where the problem lies",
+          ("infrastructure", "software", "content", "integration"), prompt=True),
+    Field("impact", "business impact: who or what is affected, since when", prompt=True),
+    Field("observed", "observed behaviour", prompt=True),
+    Field("expected", "expected behaviour", prompt=True),
+    Field("reference", "the vendor's case number, if one exists"),
+    Field("label", "short name used in the bundle's file name"),
+    Field("contact_name", "who the vendor should talk to"),
+    Field("contact_email", "contact e-mail"),
+    Field("contact_phone", "contact phone"),
+    Field("company", "customer organisation"),
+)
+FIELD_NAMES = {f.name: f for f in FIELDS}
+_SECTIONS = {"case", "contact", "vars", "collect", "redaction", "encryption", "support"}
+
+
+@dataclass
+class CaseFile:
+    fields: dict[str, str] = field(default_factory=dict)
+    variables: dict[str, str] = field(default_factory=dict)
+    collect: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)  # sections later features read
+    path: str | None = None
+
+
+def load_case_file(path: str) -> CaseFile:
+    """Read ``case.toml``: ``[case]``, ``[contact]``, ``[vars]``, ``[collect]`` …"""
+    try:
+        data = tomllib.loads(Path(path).read_text())
+    except OSError as exc:
+        raise InputError(f"cannot read case file {path}: {exc.strerror}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(f"case file {path} is not valid TOML: {exc}") from None
+    unknown = set(data) - _SECTIONS
+    if unknown:
+        raise InputError(f"case file {path}: unknown section(s) {', '.join(sorted(unknown))}",
+                         hint=f"known sections: {', '.join(sorted(_SECTIONS))}")
+    fields = {k: v for k, v in data.get("case", {}).items()}
+    for key, value in data.get("contact", {}).items():
+        fields[key if key == "company" else f"contact_{key}"] = value
+    variables = data.get("vars", {})
+    if not isinstance(variables, dict):
+        raise InputError(f"case file {path}: [vars] must be a table")
+    return CaseFile(
+        fields=validate_fields(fields, f"case file {path}"),
+        variables={k: str(v) for k, v in variables.items()},
+        collect=dict(data.get("collect", {})),
+        extra={k: data[k] for k in ("redaction", "encryption", "support") if k in data},
+        path=path,
+    )
+
+
+def validate_fields(fields: dict[str, Any], where: str) -> dict[str, str]:
+    out = {}
+    for key, value in fields.items():
+        spec = FIELD_NAMES.get(key)
+        if spec is None:
+            raise InputError(f"{where}: unknown case field {key!r}",
+                             hint=f"known fields: {', '.join(FIELD_NAMES)}")
+        value = str(value).strip()
+        if spec.choices:
+            value = value.lower().replace(" ", "-").replace("_", "-")
+            if value not in spec.choices:
+                raise InputError(f"{where}: {key} must be one of {', '.join(spec.choices)}, not {value!r}")
+        out[key] = value
+    return out
+
+
+def parse_field_args(items: tuple[str, ...] | list[str]) -> dict[str, str]:
+    """``["impact=orders stuck", ...]`` from ``--field`` flags."""
+    fields = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise InputError(f"--field {item!r}: expected NAME=VALUE")
+        fields[key.strip()] = value
+    return validate_fields(fields, "--field")
+
+
+def render_case(context: dict[str, Any], template_path: str | None = None) -> str:
+    """Render SUPPORT_CASE.md from the built-in template or a user's Jinja2 file."""
+    loader = jinja2.FileSystemLoader([str(Path(template_path).parent)] if template_path else [str(TEMPLATE_DIR)])
+    env = jinja2.Environment(loader=loader, autoescape=False, undefined=jinja2.ChainableUndefined,
+                             keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
+    env.filters["cell"] = lambda v: str(v).replace("|", "\\|").replace("\n", " ")
+    name = Path(template_path).name if template_path else "SUPPORT_CASE.md.j2"
+    try:
+        return env.get_template(name).render(**context)
+    except jinja2.TemplateNotFound:
+        raise InputError(f"cannot read template {template_path}") from None
+    except jinja2.TemplateError as exc:
+        raise InputError(f"template {template_path or name} failed: {exc}") from None

@@ -1,0 +1,186 @@
+"""The ``casepack`` command line: parse, call the library, render. Nothing else."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+
+import click
+
+from collector import __version__
+from collector.artifacts import RunOptions
+from collector.case import FIELDS, load_case_file, parse_field_args, validate_fields
+from collector.engine import CollectRequest, collect
+from collector.errors import CasepackError, ExitStatus, InputError
+from collector.hosts import resolve_hosts
+from collector.options import parse_pairs, parse_since, parse_size_option
+from collector.render import ProgressReporter, summary
+from probes.loader import builtin_names, load_probe
+from probes.spec import ProbeSpecError
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+@click.group(context_settings=CONTEXT)
+@click.version_option(__version__, prog_name="casepack")
+@click.option("--traceback", is_flag=True, help="Show Python tracebacks for internal errors.")
+@click.pass_context
+def cli(ctx: click.Context, traceback: bool) -> None:
+    """Collect, redact and bundle what a software vendor's support needs."""
+    ctx.obj = {"traceback": traceback}
+
+
+@cli.command()
+@click.argument("hosts", nargs=-1)
+@click.option("-i", "--inventory", metavar="FILE", help="TOML or Ansible inventory of hosts.")
+@click.option("-p", "--probe", "probes", multiple=True, metavar="PROBE",
+              help="Probe name or probe .toml file (repeatable). Default: system.")
+@click.option("--case", "case_file", metavar="FILE", help="Case file (TOML): fields, contact, vars.")
+@click.option("-o", "--output", metavar="PATH", help="Directory for the bundle, or the bundle's file name.")
+@click.option("--since", metavar="DUR", help="Time window start: 30m, 6h, 2d, 1w or an ISO time (UTC).")
+@click.option("--max-file-size", default="256MiB", show_default=True, metavar="SIZE",
+              help="Cap per file; logs keep their newest part.")
+@click.option("-j", "--jobs", default=4, show_default=True, type=click.IntRange(1, 256),
+              help="Hosts collected in parallel.")
+@click.option("--var", "variables", multiple=True, metavar="NAME=VALUE", help="Probe variable (repeatable).")
+@click.option("--field", "fields", multiple=True, metavar="NAME=VALUE",
+              help="Case field, e.g. severity=high (repeatable). See `casepack fields`.")
+@click.option("--template", metavar="FILE", help="Jinja2 template for SUPPORT_CASE.md.")
+@click.option("--label", help="Short name in the bundle's file name.")
+@click.option("--no-input", is_flag=True, help="Never prompt for case fields.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON; no progress output.")
+def collect_cmd(hosts: tuple[str, ...], inventory: str | None, probes: tuple[str, ...], case_file: str | None,
+                output: str | None, since: str | None, max_file_size: str, jobs: int,
+                variables: tuple[str, ...], fields: tuple[str, ...], template: str | None, label: str | None,
+                no_input: bool, as_json: bool) -> None:
+    """Collect from HOSTs (none: this machine) into one support bundle."""
+    now = time.time()
+    case = load_case_file(case_file) if case_file else None
+    case_fields = dict(case.fields) if case else {}
+    case_fields.update(parse_field_args(fields))
+    probe_names = list(probes) or list(case.collect.get("probes", [])) if case else list(probes)
+    try:
+        selected = [load_probe(name) for name in (probe_names or ["system"])]
+    except ProbeSpecError as exc:
+        raise InputError(str(exc)) from None
+    since_text = since or (case.collect.get("since") if case else None)
+    options = RunOptions(
+        since=parse_since(str(since_text), now) if since_text else None,
+        max_file_size=parse_size_option(max_file_size, "--max-file-size"),
+    )
+    all_vars = {**(case.variables if case else {}), **parse_pairs(variables, "--var")}
+    targets = resolve_hosts(list(hosts), inventory)
+    interactive = sys.stdin.isatty() and sys.stderr.isatty() and not no_input and not as_json
+    if interactive:
+        case_fields = _prompt_fields(case_fields)
+    request = CollectRequest(hosts=targets, probes=selected, output=Path(output) if output else None,
+                             case=case_fields, variables=all_vars, options=options, jobs=jobs,
+                             template=template, label=label)
+    reporter = ProgressReporter(enabled=sys.stderr.isatty() and not as_json)
+    result = collect(request, reporter)
+    if as_json:
+        click.echo(json.dumps({"bundle": str(result.path), "size": result.size, "status": result.manifest.status,
+                               "exit_status": int(result.exit_status), "manifest": result.manifest.to_dict()},
+                              indent=2))
+    else:
+        click.echo(summary(result))
+    sys.exit(int(result.exit_status))
+
+
+def _prompt_fields(fields: dict[str, str]) -> dict[str, str]:
+    click.echo("Describe the case (Enter skips a field; --no-input never asks):", err=True)
+    for spec in FIELDS:
+        if not spec.prompt or fields.get(spec.name):
+            continue
+        hint = f" [{'/'.join(spec.choices)}]" if spec.choices else ""
+        while True:
+            value = click.prompt(f"  {spec.description}{hint}", default="", show_default=False, err=True)
+            if not value:
+                break
+            try:
+                fields.update(validate_fields({spec.name: value}, "answer"))
+                break
+            except InputError as exc:
+                click.echo(f"  {exc.message}", err=True)
+    return fields
+
+
+@cli.group()
+def probes() -> None:
+    """See what the probes collect."""
+
+
+@probes.command("list")
+def probes_list() -> None:
+    """List the built-in probes."""
+    for name in builtin_names():
+        probe = load_probe(name)
+        click.echo(f"{name:<12} {probe.description}")
+
+
+@probes.command("show")
+@click.argument("name")
+@click.option("--var", "variables", multiple=True, metavar="NAME=VALUE", help="Show with these variables set.")
+def probes_show(name: str, variables: tuple[str, ...]) -> None:
+    """Show exactly what probe NAME collects (a built-in name or a .toml file)."""
+    from probes.describe import describe
+
+    try:
+        probe = load_probe(name)
+        click.echo(describe(probe, parse_pairs(variables, "--var")))
+    except ProbeSpecError as exc:
+        raise InputError(str(exc)) from None
+
+
+@cli.command()
+def fields() -> None:
+    """List the case fields (for --field and the case file)."""
+    for spec in FIELDS:
+        choices = f" ({' / '.join(spec.choices)})" if spec.choices else ""
+        click.echo(f"{spec.name:<14} {spec.description}{choices}")
+
+
+def _debug_log(text: str) -> str:
+    fd, path = tempfile.mkstemp(prefix="casepack-debug-", suffix=".log")
+    with os.fdopen(fd, "w") as f:  # mkstemp creates it 0600
+        f.write(text)
+    return path
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: maps expected errors to one line and an exit status."""
+    want_tb = "--traceback" in (argv if argv is not None else sys.argv[1:])
+    try:
+        cli.main(args=argv, prog_name="casepack", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("casepack: aborted", err=True)
+        sys.exit(130)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(ExitStatus.USAGE)
+    except CasepackError as exc:
+        click.echo(f"casepack: error: {exc.message}", err=True)
+        if exc.hint:
+            click.echo(f"  hint: {exc.hint}", err=True)
+        sys.exit(int(exc.exit_status))
+    except KeyboardInterrupt:
+        click.echo("casepack: interrupted; no bundle written", err=True)
+        sys.exit(130)
+    except Exception as exc:  # noqa: BLE001 - the last line of defence
+        if want_tb:
+            raise
+        path = _debug_log(traceback.format_exc())
+        click.echo(f"casepack: internal error: {type(exc).__name__}: {exc}; details in {path}", err=True)
+        sys.exit(ExitStatus.ERROR)
+    sys.exit(0)
+
+
+collect_cmd.name = "collect"
+cli.add_command(collect_cmd, "collect")

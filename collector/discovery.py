@@ -1,0 +1,43 @@
+"""The read-only view of a host that a probe's ``discover`` function gets."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from collector.errors import ArtifactError
+from collector.transport import SinkFull, Transport
+
+
+class TransportContext:
+    """Implements :class:`probes.spec.DiscoveryContext` over a transport."""
+
+    def __init__(self, transport: Transport, variables: Mapping[str, str]) -> None:
+        self.transport = transport
+        self.variables = variables
+
+    def read_text(self, path: str, limit: int = 4 << 20) -> str | None:
+        buf = bytearray()
+
+        def sink(data: bytes) -> None:
+            buf.extend(data)
+            if len(buf) >= limit:
+                raise SinkFull()
+
+        try:
+            self.transport.read(path, sink, timeout=30)
+        except ArtifactError:
+            return None
+        return bytes(buf[:limit]).decode("utf-8", "replace")
+
+    def run(self, command: str, timeout: float = 30.0) -> str | None:
+        buf = bytearray()
+
+        def sink(data: bytes) -> None:
+            buf.extend(data)
+            if len(buf) >= 4 << 20:
+                raise SinkFull()
+
+        res = self.transport.run(command, sink, timeout=timeout)
+        if res.exit_code != 0:
+            return None
+        return buf.decode("utf-8", "replace")

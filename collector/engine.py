@@ -1,0 +1,233 @@
+"""The collection engine: probes × hosts → artifacts → one bundle."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Protocol
+
+from collector import __version__
+from collector.artifacts import ArtifactCollector, RunOptions
+from collector.bundle import BundleWriter
+from collector.case import render_case
+from collector.casedoc import case_context
+from collector.discovery import TransportContext
+from collector.errors import CasepackError, ExitStatus, InputError
+from collector.index import build_index
+from collector.manifest import ArtifactResult, HostResult, Manifest
+from collector.transport import Transport
+from probes.spec import Artifact, Probe, ProbeSpecError
+from redaction import Redactor
+
+
+@dataclass
+class HostTarget:
+    name: str  # as shown in the bundle: hosts/<name>/
+    address: str
+    connect: Callable[[], Transport]
+    variables: dict[str, str] = field(default_factory=dict)
+    transport: str = "local"
+
+
+class Reporter(Protocol):
+    def host_started(self, host: str) -> None: ...
+
+    def artifact_done(self, result: ArtifactResult) -> None: ...
+
+    def host_done(self, result: HostResult) -> None: ...
+
+
+class NullReporter:
+    def host_started(self, host: str) -> None:
+        pass
+
+    def artifact_done(self, result: ArtifactResult) -> None:
+        pass
+
+    def host_done(self, result: HostResult) -> None:
+        pass
+
+
+@dataclass
+class CollectRequest:
+    hosts: list[HostTarget]
+    probes: list[Probe]
+    output: Path | None = None
+    case: dict[str, str] = field(default_factory=dict)
+    variables: dict[str, str] = field(default_factory=dict)  # case file and --var: override hosts
+    options: RunOptions = field(default_factory=RunOptions)
+    jobs: int = 4
+    template: str | None = None
+    label: str | None = None
+    process_test: bool = False
+
+
+@dataclass
+class CollectResult:
+    path: Path
+    size: int
+    manifest: Manifest
+    exit_status: ExitStatus
+
+
+def bundle_path(output: Path | None, label: str, when: datetime) -> Path:
+    name = f"casepack-{label}-{when.strftime('%Y%m%dT%H%M%SZ')}.tar.zst"
+    if output is None:
+        return Path.cwd() / name
+    if output.is_dir():
+        return output / name
+    if not output.parent.is_dir():
+        raise InputError(f"output directory {output.parent} does not exist")
+    return output
+
+
+def safe_name(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("._") or "host"
+
+
+def builtin_variables(host: HostTarget, options: RunOptions, now: float) -> dict[str, str]:
+    since = options.since if options.since is not None else now - 86400
+    fmt = "%Y-%m-%d %H:%M:%S"
+    return {
+        "host": host.name,
+        "since": datetime.fromtimestamp(since, UTC).strftime(fmt),
+        "since_epoch": str(int(since)),
+        "until": datetime.fromtimestamp(now, UTC).strftime(fmt),
+    }
+
+
+def plan(request: CollectRequest, now: float) -> dict[tuple[str, str], tuple[dict[str, str], list[Artifact]]]:
+    """Expand every probe's artifacts for every host; raises on unknown variables before any I/O."""
+    out = {}
+    for host in request.hosts:
+        for probe in request.probes:
+            variables = {**probe.variables, **host.variables, **request.variables,
+                         **builtin_variables(host, request.options, now)}
+            try:
+                arts = [a.expand(variables) for a in probe.artifacts]
+            except ProbeSpecError as exc:
+                raise InputError(f"probe {probe.name}: {exc}") from None
+            out[(host.name, probe.name)] = (variables, arts)
+    return out
+
+
+def collect(request: CollectRequest, reporter: Reporter | None = None) -> CollectResult:
+    """Run the collection and write the bundle. Raises :class:`CasepackError` when nothing is usable."""
+    reporter = reporter or NullReporter()
+    if not request.hosts:
+        raise InputError("no hosts to collect from")
+    if not request.probes:
+        raise InputError("no probes selected")
+    started = datetime.now(UTC)
+    now = started.timestamp()
+    steps = plan(request, now)
+    label = safe_name(request.label or request.case.get("label") or request.hosts[0].name)
+    final = bundle_path(request.output, label, started)
+    redactor = Redactor() if request.options.redact else None
+    spool_dir = tempfile.mkdtemp(prefix="casepack-")
+    writer = BundleWriter(final)
+    hosts: list[HostResult] = []
+    artifacts: list[ArtifactResult] = []
+    try:
+        def run_host(target: HostTarget) -> tuple[HostResult, list[ArtifactResult]]:
+            return _collect_host(target, request, steps, redactor, writer, spool_dir, reporter)
+
+        with ThreadPoolExecutor(max_workers=max(1, request.jobs)) as pool:
+            for host_result, arts in pool.map(run_host, request.hosts):
+                hosts.append(host_result)
+                artifacts.extend(arts)
+        manifest = Manifest(
+            tool={"name": "casepack", "version": __version__, "python": platform.python_version()},
+            created=started.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            case=dict(request.case),
+            window={"since": _iso(request.options.since), "until": _iso(now)},
+            options={"max_file_size": request.options.max_file_size, "redact": request.options.redact,
+                     "probes": [p.name for p in request.probes], "jobs": request.jobs,
+                     "process_test": request.process_test},
+            hosts=hosts,
+            artifacts=artifacts,
+        )
+        usable = any(a.status == "ok" and a.path for a in artifacts)
+        if not usable:
+            reasons = "; ".join(f"{h.name}: {h.error}" for h in hosts if h.error) or "no artifact collected"
+            raise CasepackError(f"nothing usable was collected ({reasons})", hint="run `casepack process-test`"
+                                " to diagnose access" if any(h.error for h in hosts) else None)
+        partial = any(h.status != "ok" for h in hosts)
+        manifest.status = "partial" if partial else "complete"
+        _finish(writer, manifest, redactor, request, spool_dir)
+        size = writer.commit()
+    except BaseException:
+        writer.abort()
+        raise
+    finally:
+        shutil.rmtree(spool_dir, ignore_errors=True)
+    return CollectResult(final, size, manifest, ExitStatus.PARTIAL if partial else ExitStatus.OK)
+
+
+def _collect_host(target: HostTarget, request: CollectRequest, steps: dict, redactor: Redactor | None,
+                  writer: BundleWriter, spool_dir: str, reporter: Reporter
+                  ) -> tuple[HostResult, list[ArtifactResult]]:
+    host = HostResult(target.name, target.address, target.transport, probes=[p.name for p in request.probes])
+    reporter.host_started(target.name)
+    started = time.monotonic()
+    results: list[ArtifactResult] = []
+    try:
+        transport = target.connect()
+    except CasepackError as exc:
+        host.status, host.error = "failed", exc.message
+        host.duration = round(time.monotonic() - started, 3)
+        reporter.host_done(host)
+        return host, results
+    try:
+        for probe in request.probes:
+            variables, arts = steps[(target.name, probe.name)]
+            if probe.discover is not None:
+                ctx = TransportContext(transport, variables)
+                try:
+                    arts = arts + list(probe.discover(ctx))
+                except Exception as exc:  # noqa: BLE001 - a probe bug must not stop the host
+                    results.append(ArtifactResult(target.name, probe.name, "discover", "command", "discover",
+                                                  status="failed", error=f"discovery failed: {exc}"))
+            collector = ArtifactCollector(transport, target.name, probe.name, request.options, redactor,
+                                          writer, spool_dir)
+            for art in arts:
+                for res in collector.collect(art):
+                    results.append(res)
+                    reporter.artifact_done(res)
+    finally:
+        transport.close()
+    failures = [r for r in results if r.counts_as_failure]
+    if failures:
+        host.status = "partial"
+        host.error = f"{len(failures)} artifact(s) not collected"
+    host.duration = round(time.monotonic() - started, 3)
+    reporter.host_done(host)
+    return host, results
+
+
+def _finish(writer: BundleWriter, manifest: Manifest, redactor: Redactor | None, request: CollectRequest,
+            spool_dir: str) -> None:
+    report = {"enabled": redactor is not None, "files": redactor.report if redactor else {}}
+    report["total"] = sum(sum(c.values()) for c in report["files"].values())
+    manifest.redaction = report
+    writer.add_bytes("redaction-report.json", json.dumps(report, indent=2).encode() + b"\n")
+    case_md = render_case(case_context(manifest, request.process_test), request.template)
+    writer.add_bytes("SUPPORT_CASE.md", case_md.encode())
+    index = os.path.join(spool_dir, "index.sqlite")
+    build_index(manifest, Path(index))
+    writer.add_file("index.sqlite", index)
+    writer.add_bytes("manifest.json", manifest.to_json())
+
+
+def _iso(ts: float | None) -> str | None:
+    return None if ts is None else datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

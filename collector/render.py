@@ -1,0 +1,84 @@
+"""Terminal output: progress lines while collecting, and the one-screen summary."""
+
+from __future__ import annotations
+
+import sys
+import threading
+from typing import TextIO
+
+from collector.casedoc import human_size
+from collector.engine import CollectResult
+from collector.manifest import ArtifactResult, HostResult
+
+_MARK = {"ok": "ok", "missing": "MISSING", "skipped": "skipped", "denied": "DENIED", "failed": "FAILED",
+         "timed_out": "TIMEOUT"}
+
+
+class ProgressReporter:
+    """One line per artifact and per host on a terminal (stderr); silent otherwise."""
+
+    def __init__(self, stream: TextIO | None = None, enabled: bool = True) -> None:
+        self.stream = stream or sys.stderr
+        self.enabled = enabled
+        self._lock = threading.Lock()
+
+    def _say(self, text: str) -> None:
+        if self.enabled:
+            with self._lock:
+                print(text, file=self.stream, flush=True)
+
+    def host_started(self, host: str) -> None:
+        self._say(f"[{host}] collecting…")
+
+    def artifact_done(self, r: ArtifactResult) -> None:
+        size = human_size(r.size) if r.path else ""
+        extra = r.error or ("truncated" if r.truncated else "")
+        if r.check:
+            extra = f"check {r.check['result']}: {r.check['message']}"
+        self._say(f"[{r.host}] {r.probe}/{r.artifact:<22} {_MARK.get(r.status, r.status):<8} {size:>10}  {extra}"
+                  .rstrip())
+
+    def host_done(self, h: HostResult) -> None:
+        self._say(f"[{h.name}] {h.status} in {h.duration:.1f}s{': ' + h.error if h.error else ''}")
+
+
+def summary(result: CollectResult) -> str:
+    """The one-screen summary printed after a collection."""
+    m = result.manifest
+    arts = m.artifacts
+    lines = [
+        f"bundle:   {result.path}",
+        f"size:     {human_size(result.size)} ({result.size} bytes), mode 0600",
+        f"status:   {m.status} — {sum(a.status == 'ok' for a in arts)} of {len(arts)} artifacts collected, "
+        f"{m.redaction.get('total', 0)} secrets redacted",
+        "",
+        "hosts:",
+    ]
+    for h in m.hosts:
+        mine = [a for a in arts if a.host == h.name]
+        ok = sum(a.status == "ok" for a in mine)
+        lines.append(f"  {h.name:<20} {h.status:<8} {ok}/{len(mine)} artifacts  {h.error or ''}".rstrip())
+    versions = m.versions()
+    if versions:
+        lines += ["", "versions:"]
+        for host, probes in versions.items():
+            for probe, v in probes.items():
+                lines.append(f"  {host:<20} {probe:<10} {v[:90]}")
+    problems = [a for a in arts if a.status not in ("ok", "skipped")]
+    if problems:
+        lines += ["", f"not collected ({len(problems)}):"]
+        for a in problems[:10]:
+            flag = " (optional)" if a.optional else ""
+            lines.append(f"  {a.host} {a.probe}/{a.artifact}: {a.status}{flag} — {a.error}")
+        if len(problems) > 10:
+            lines.append(f"  … {len(problems) - 10} more in manifest.json")
+    flagged = [a for a in arts if a.check and a.check["result"] != "pass"]
+    checks = [a for a in arts if a.check]
+    if checks:
+        lines += ["", f"checks: {len(checks) - len(flagged)} pass, "
+                      f"{sum(a.check['result'] == 'warn' for a in flagged)} warn, "
+                      f"{sum(a.check['result'] == 'fail' for a in flagged)} fail"]
+        for a in flagged:
+            lines.append(f"  {a.host} {a.probe}/{a.artifact}: {a.check['result']} — {a.check['message']}")
+    lines += ["", f"exit status: {int(result.exit_status)} ({result.exit_status.name.lower()})"]
+    return "\n".join(lines)

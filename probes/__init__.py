@@ -1,0 +1,1 @@
+"""Probes: declarative descriptions of what to collect for a product or a layer."""

@@ -1,0 +1,133 @@
+"""Probe specifications: declarative descriptions of what to collect.
+
+A probe is data: a name, default variables and a list of artifacts. Probes never
+do I/O themselves; the collection engine runs them through a transport. A probe
+that needs logic to find its files (see ``probes/amps.py``) supplies a
+``discover`` function that receives a read-only :class:`DiscoveryContext`.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Protocol
+
+KINDS = ("version", "config", "log", "stats", "command", "check")
+FILE_KINDS = ("config", "log", "stats")
+COMMAND_KINDS = ("version", "command", "check")
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
+DEFAULT_TIMEOUT = 60.0
+
+
+class ProbeSpecError(ValueError):
+    """A probe definition is invalid (bad file, unknown field, bad variable)."""
+
+
+@dataclass(frozen=True)
+class Check:
+    """How a ``check`` artifact's command output becomes pass / warn / fail."""
+
+    expect_exit: int | None = 0
+    expect_output: str | None = None  # regex that must match the output
+    value_regex: str | None = None  # group 1 (or the whole match) is the number
+    warn_above: float | None = None
+    fail_above: float | None = None
+    warn_below: float | None = None
+    fail_below: float | None = None
+    on_mismatch: str = "fail"  # result when expect_output / expect_exit is not met
+    remedy: str = ""
+
+    @property
+    def has_thresholds(self) -> bool:
+        return any(
+            v is not None for v in (self.warn_above, self.fail_above, self.warn_below, self.fail_below)
+        )
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """One thing to collect. ``paths`` are globs; ``command`` is a shell command."""
+
+    name: str
+    kind: str
+    description: str = ""
+    command: str | None = None
+    paths: tuple[str, ...] = ()
+    first_match: bool = False  # paths are alternatives: use the first that matches
+    needs_root: bool = False
+    optional: bool = False  # a failure is recorded but does not make the run partial
+    requires: tuple[str, ...] = ()  # commands that must exist, else the artifact is skipped
+    timeout: float = DEFAULT_TIMEOUT
+    max_size: int | None = None  # bytes; None: the run's --max-file-size
+    max_files: int | None = None  # logs: newest N files
+    tail_lines: int | None = None  # logs: last N lines of each file
+    check: Check | None = None
+
+    def expand(self, variables: Mapping[str, str]) -> Artifact:
+        """Return a copy with ``{var}`` references replaced (shell-quoted in commands)."""
+        where = f"artifact {self.name!r}"
+        command = expand_text(self.command, variables, where, quote=True) if self.command else None
+        paths = tuple(expand_text(p, variables, where, quote=False) for p in self.paths)
+        return replace(self, command=command, paths=paths)
+
+
+class DiscoveryContext(Protocol):
+    """What a probe's ``discover`` function may use: read-only access to the host."""
+
+    variables: Mapping[str, str]
+
+    def read_text(self, path: str, limit: int = 4 << 20) -> str | None: ...
+
+    def run(self, command: str, timeout: float = 30.0) -> str | None: ...
+
+
+Discover = Callable[[DiscoveryContext], "list[Artifact]"]
+
+
+@dataclass(frozen=True)
+class Probe:
+    name: str
+    description: str = ""
+    variables: Mapping[str, str] = field(default_factory=dict)
+    variable_help: Mapping[str, str] = field(default_factory=dict)
+    artifacts: tuple[Artifact, ...] = ()
+    discover: Discover | None = None
+    discover_help: str = ""
+    source: str = "built-in"
+
+
+_VAR = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def expand_text(text: str, variables: Mapping[str, str], where: str, quote: bool) -> str:
+    """Replace ``{name}`` with variables (shell-quoted when ``quote``).
+
+    Only ``{identifier}`` is a reference, so shell and awk braces (``{print $1}``)
+    stay as written; ``{{`` and ``}}`` give literal braces.
+    """
+
+    def sub(m: re.Match[str]) -> str:
+        token, key = m.group(0), m.group(1)
+        if key is None:
+            return token[0]
+        if key not in variables:
+            known = ", ".join(sorted(variables)) or "none"
+            raise ProbeSpecError(f"{where}: unknown variable {{{key}}} (known: {known}); set it with --var {key}=VALUE")
+        value = str(variables[key])
+        return shlex.quote(value) if quote else value
+
+    return _VAR.sub(sub, text)
+
+
+def parse_size(value: int | str | None, where: str = "size") -> int | None:
+    """``"50MB"``, ``"1 GiB"``, ``2048`` → bytes. Decimal and binary units."""
+    if value is None or isinstance(value, int):
+        return value
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?)b?\s*", str(value), re.IGNORECASE)
+    if not m:
+        raise ProbeSpecError(f"{where}: cannot read size {value!r} (use e.g. 500KB, 50MB, 2GiB)")
+    number, unit, binary = float(m.group(1)), m.group(2).lower(), m.group(3)
+    base = 1024 if binary else 1000
+    return int(number * base ** " kmgt".index(unit or " "))

@@ -1,0 +1,52 @@
+"""Streaming stages: time-window filter, gunzip, tails."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+from collector.stream import Gunzip, SinceFilter, line_time, tail_offset
+
+T0 = line_time(b"2026-11-20 00:00:00", 2026)
+
+
+def feed_all(stage, data: bytes, size: int) -> bytes:
+    out = b"".join(stage(data[i:i + size]) for i in range(0, len(data), size))
+    return out + stage.finish()
+
+
+def test_since_drops_old_entries_with_their_continuations() -> None:
+    data = (b"2026-11-19T10:00:00 old error\n  at frame 1\n"
+            b"2026-11-20T10:00:00 new error\n  at frame 2\n2026-11-19T00:00:00 out of order stays\n")
+    for size in (1, 5, 1000):
+        f = SinceFilter(T0)
+        assert feed_all(f, data, size) == data[data.index(b"2026-11-20"):]
+
+
+def test_since_keeps_files_without_timestamps() -> None:
+    data = b"no timestamp here\n" * 3000
+    assert feed_all(SinceFilter(T0), data, 4096) == data
+    assert feed_all(SinceFilter(T0), b"short\nfile", 3) == b"short\nfile"
+
+
+def test_timestamp_formats() -> None:
+    year = 2026
+    for line in (b"2026-11-20T01:02:03.123+0000 x", b"[2026-11-20 01:02:03] x", b"2026/11/20 01:02:03 [error] x",
+                 b"1.2.3.4 - - [20/Nov/2026:01:02:03 +0000] GET", b"Nov 20 01:02:03 host sshd[1]: x"):
+        assert line_time(line if not line.startswith(b"1.2") else line[line.index(b"[") :], year) == T0 + 3723
+    assert line_time(b"no time", year) is None
+
+
+def test_gunzip_multi_member_in_small_chunks() -> None:
+    data = gzip.compress(b"first\n") + gzip.compress(b"second\n")
+    g = Gunzip()
+    assert b"".join(g(data[i:i + 3]) for i in range(0, len(data), 3)) == b"first\nsecond\n"
+
+
+def test_tail_offset(tmp_path: Path) -> None:
+    p = tmp_path / "f"
+    data = b"".join(b"%04d\n" % i for i in range(10000))
+    p.write_bytes(data)
+    assert data[tail_offset(str(p), len(data), None, 2):] == b"9998\n9999\n"
+    assert data[tail_offset(str(p), len(data), 12, None):] == b"9998\n9999\n"
+    assert tail_offset(str(p), len(data), None, 20000) == 0
