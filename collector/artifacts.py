@@ -92,10 +92,7 @@ class ArtifactCollector:
                 tail = redact.close()
                 if len(head) < CHECK_OUTPUT_LIMIT:
                     head.extend(tail[: CHECK_OUTPUT_LIMIT - len(head)])
-                try:
-                    spool.write(tail)
-                except Exception:  # noqa: BLE001 - SinkFull on the last bytes
-                    pass
+                spool.write_all(tail)
             spool.close()
             res.exit_code = out.exit_code
             res.truncated = spool.truncated
@@ -176,7 +173,9 @@ class ArtifactCollector:
         redact = self.redactor.stream(self._arcname(art, info.path)) if self.redactor else None
         if redact:
             stages.append(redact.feed)
-        spool = Spool(self.spool_dir, None if is_log else cap)
+        # logs that may need cutting to their tail afterwards are spooled plain; the rest compressed
+        plain = is_log and (gz or art.tail_lines is not None)
+        spool = Spool(self.spool_dir, None if is_log else cap, compress=not plain, big=info.size > 4 << 20)
 
         def sink(data: bytes) -> None:
             for stage in stages:
@@ -189,15 +188,12 @@ class ArtifactCollector:
             if redact:
                 rest = redact.feed(rest) + redact.close()
                 res.redactions = dict(redact.counts)
-            try:
-                spool.write(rest)
-            except Exception:  # noqa: BLE001 - SinkFull: the cap was reached
-                pass
+            spool.write_all(rest)
             spool.close()
             if offset + read < info.size:
                 res.notes.append(f"file shrank while read ({info.size} → {offset + read} bytes): rotated or truncated")
             start = 0
-            if is_log and (spool.size > cap or art.tail_lines is not None):
+            if plain and (spool.size > cap or art.tail_lines is not None):
                 start = tail_offset(spool.path, spool.size, cap, art.tail_lines)
             res.truncated = res.truncated or spool.truncated or start > 0
             if since and since.dropped:
@@ -239,4 +235,8 @@ class ArtifactCollector:
                offset: int = 0, mtime: float | None = None) -> None:
         res.path = self.writer.unique_name(self._arcname(art, path))
         res.size = spool.size - offset
-        res.sha256 = self.writer.add_file(res.path, spool.path, offset, res.size, mtime)
+        if spool.compressed:
+            self.writer.add_frame(res.path, spool.path, spool.size, mtime)
+            res.sha256 = spool.sha256
+        else:
+            res.sha256 = self.writer.add_file(res.path, spool.path, offset, res.size, mtime)

@@ -7,6 +7,7 @@ so memory stays bounded by the chunk size whatever the artifact's size.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import tempfile
@@ -15,6 +16,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import BinaryIO
 
+from collector.bundle import compressor
 from collector.transport import SinkFull
 
 Stage = Callable[[bytes], bytes]
@@ -134,27 +136,53 @@ class Gunzip:
 
 
 class Spool:
-    """A private temp file receiving an artifact's redacted bytes, optionally head-capped."""
+    """A private temp file receiving an artifact's redacted bytes, optionally head-capped.
 
-    def __init__(self, directory: str, cap: int | None = None) -> None:
+    With ``compress`` the bytes are stored as one zstd frame (ready to be copied
+    into the bundle as they are); otherwise plain, for artifacts that are cut to
+    their tail afterwards. ``sha256`` and ``size`` describe the plain bytes.
+    """
+
+    def __init__(self, directory: str, cap: int | None = None, *, compress: bool = True, big: bool = False) -> None:
         fd, self.path = tempfile.mkstemp(dir=directory, prefix="art-")
-        self._f: BinaryIO = os.fdopen(fd, "wb", buffering=0)
+        self._f: BinaryIO = os.fdopen(fd, "wb")
+        self.compressed = compress
+        self._z = compressor(threads=-1 if big else 0).stream_writer(self._f, closefd=False) if compress else None
+        self._out = self._z or self._f
+        self._hash = hashlib.sha256()
         self.size = 0
         self.cap = cap
         self.truncated = False
+        self._closed = False
 
     def write(self, data: bytes) -> None:
         if self.cap is not None and self.size + len(data) > self.cap:
             data = data[: self.cap - self.size]
             self.truncated = True
         if data:
-            self._f.write(data)
+            self._out.write(data)
+            self._hash.update(data)
             self.size += len(data)
         if self.truncated:
             raise SinkFull()
 
+    def write_all(self, data: bytes) -> None:
+        """Like :meth:`write`, but a full spool just drops the rest."""
+        try:
+            self.write(data)
+        except SinkFull:
+            pass
+
+    @property
+    def sha256(self) -> str:
+        return self._hash.hexdigest()
+
     def close(self) -> None:
-        self._f.close()
+        if not self._closed:
+            self._closed = True
+            if self._z is not None:
+                self._z.close()
+            self._f.close()
 
     def discard(self) -> None:
         self.close()

@@ -60,11 +60,26 @@ class RedactionStream:
         return out
 
     def _process(self, block: bytes) -> bytes:
+        """Redact complete lines; only lines holding a trigger (or inside a key block) are matched."""
+        if self._in_pem:
+            return b"".join(self._line(line) for line in block.splitlines(keepends=True))
         low = block.lower()
-        if not self._in_pem and not any(t in low for t in TRIGGERS):
+        spans = _trigger_lines(block, low)
+        if not spans:
             return block
-        lines = block.splitlines(keepends=True)
-        return b"".join(self._line(line) for line in lines)
+        out, pos = [], 0
+        for start, end in spans:
+            out.append(block[pos:start])
+            if self._in_pem:  # a key block opened on an earlier line: take everything up to here
+                out.append(b"".join(self._line(ln) for ln in block[start:end].splitlines(keepends=True)))
+            else:
+                out.append(self._line(block[start:end]))
+            pos = end
+        if self._in_pem:
+            out.append(b"".join(self._line(ln) for ln in block[pos:].splitlines(keepends=True)))
+        else:
+            out.append(block[pos:])
+        return b"".join(out)
 
     def _line(self, line: bytes) -> bytes:
         if self._in_pem:
@@ -104,3 +119,21 @@ class RedactionStream:
             pos = end
         out.append(line[pos:])
         return b"".join(out)
+
+
+def _trigger_lines(block: bytes, low: bytes) -> list[tuple[int, int]]:
+    """Sorted, merged ``(start, end)`` spans of the lines of ``block`` that contain a trigger."""
+    starts: set[int] = set()
+    for trigger in TRIGGERS + (b"-----begin",):
+        i = low.find(trigger)
+        while i >= 0:
+            line_start = block.rfind(b"\n", 0, i) + 1
+            starts.add(line_start)
+            line_end = block.find(b"\n", i)
+            i = low.find(trigger, len(block) if line_end < 0 else line_end + 1)
+    spans: list[tuple[int, int]] = []
+    for start in sorted(starts):
+        end = block.find(b"\n", start)
+        end = len(block) if end < 0 else end + 1
+        spans.append((start, end))
+    return spans

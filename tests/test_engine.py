@@ -22,7 +22,7 @@ from tests.fakes import FakeTransport
 
 def members(bundle: Path) -> dict[str, bytes]:
     with open(bundle, "rb") as f:
-        data = zstandard.ZstdDecompressor().stream_reader(f).read()
+        data = zstandard.ZstdDecompressor().stream_reader(f, read_across_frames=True).read()
     with tarfile.open(fileobj=io.BytesIO(data)) as tar:
         return {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}
 
