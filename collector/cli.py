@@ -20,6 +20,7 @@ from collector.errors import CasepackError, ExitStatus, InputError
 from collector.hosts import resolve_hosts
 from collector.options import parse_pairs, parse_since, parse_size_option
 from collector.render import ProgressReporter, summary
+from collector.sshopts import ssh_options, ssh_settings
 from probes.loader import builtin_names, load_probe
 from probes.spec import ProbeSpecError
 
@@ -54,11 +55,16 @@ def cli(ctx: click.Context, traceback: bool) -> None:
 @click.option("--label", help="Short name in the bundle's file name.")
 @click.option("--no-input", is_flag=True, help="Never prompt for case fields.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON; no progress output.")
+@ssh_options
 def collect_cmd(hosts: tuple[str, ...], inventory: str | None, probes: tuple[str, ...], case_file: str | None,
                 output: str | None, since: str | None, max_file_size: str, jobs: int,
                 variables: tuple[str, ...], fields: tuple[str, ...], template: str | None, label: str | None,
-                no_input: bool, as_json: bool) -> None:
-    """Collect from HOSTs (none: this machine) into one support bundle."""
+                no_input: bool, as_json: bool, **ssh: object) -> None:
+    """Collect from HOSTs (none: this machine) into one support bundle.
+
+    HOST is [user@]host[:port] or an ~/.ssh/config alias; with -i, inventory hosts
+    (narrowed by --limit) are collected too.
+    """
     now = time.time()
     case = load_case_file(case_file) if case_file else None
     case_fields = dict(case.fields) if case else {}
@@ -74,8 +80,8 @@ def collect_cmd(hosts: tuple[str, ...], inventory: str | None, probes: tuple[str
         max_file_size=parse_size_option(max_file_size, "--max-file-size"),
     )
     all_vars = {**(case.variables if case else {}), **parse_pairs(variables, "--var")}
-    targets = resolve_hosts(list(hosts), inventory)
     interactive = sys.stdin.isatty() and sys.stderr.isatty() and not no_input and not as_json
+    targets = resolve_hosts(list(hosts), inventory, ssh_settings(ssh, interactive=sys.stdin.isatty()))
     if interactive:
         case_fields = _prompt_fields(case_fields)
     request = CollectRequest(hosts=targets, probes=selected, output=Path(output) if output else None,

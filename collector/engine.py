@@ -188,6 +188,7 @@ def _collect_host(target: HostTarget, request: CollectRequest, steps: dict, reda
         host.duration = round(time.monotonic() - started, 3)
         reporter.host_done(host)
         return host, results
+    host.facts = dict(transport.facts)
     try:
         for probe in request.probes:
             variables, arts = steps[(target.name, probe.name)]

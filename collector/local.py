@@ -33,6 +33,7 @@ class LocalTransport:
         self.host = host or socket.gethostname() or "localhost"
         self.is_root = os.geteuid() == 0
         self.nice = nice
+        self.facts = {"user": _whoami()}
 
     def run(self, command: str, sink: Sink, *, timeout: float, as_root: bool = False) -> CommandResult:
         command = privileged(command, as_root, self.is_root)
@@ -170,7 +171,7 @@ class LocalTransport:
             _sqlite_backup(path, dest)
         except sqlite3.Error as exc:
             raise ArtifactError("failed", f"sqlite backup API failed: {exc}") from None
-        return "sqlite backup API (local)"
+        return "VACUUM INTO snapshot (local)"
 
     def close(self) -> None:
         pass
@@ -184,14 +185,20 @@ def _killpg(proc: subprocess.Popen) -> None:
 
 
 def _sqlite_backup(path: str, dest: str) -> None:
+    """One consistent snapshot: VACUUM INTO runs inside a single read transaction."""
     import sqlite3
 
     src = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
     try:
-        out = sqlite3.connect(dest)
-        try:
-            src.backup(out, pages=256)
-        finally:
-            out.close()
+        src.execute("VACUUM INTO ?", (dest,))
     finally:
         src.close()
+
+
+def _whoami() -> str:
+    import pwd
+
+    try:
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except KeyError:
+        return str(os.geteuid())

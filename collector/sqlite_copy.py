@@ -1,7 +1,8 @@
 """Consistent copies of SQLite statistics databases, even while a server writes them.
 
-First choice: the transport's own online backup (the SQLite backup API locally,
-``sqlite3 .backup`` on a remote host). Fallback: copy the database with its
+First choice: the transport's own snapshot (``VACUUM INTO`` — one read
+transaction, so a busy writer cannot tear or restart it — locally through the
+sqlite3 module, on a remote host through its ``sqlite3`` CLI). Fallback: copy the database with its
 ``-wal`` / ``-journal`` files, let SQLite recover the copy, verify it with
 ``PRAGMA integrity_check`` and retry a bounded number of times.
 """
@@ -15,7 +16,7 @@ import time
 from collector.errors import ArtifactError
 from collector.transport import Transport
 
-ATTEMPTS = 3
+ATTEMPTS = 5
 
 
 def integrity_ok(path: str) -> tuple[bool, str]:
@@ -58,7 +59,7 @@ def copy_database(transport: Transport, path: str, dest: str, *, timeout: float,
             for suffix in ("", "-wal", "-shm", "-journal"):
                 if os.path.exists(raw + suffix):
                     os.unlink(raw + suffix)
-        time.sleep(0.2 * attempt)
+        time.sleep(0.1 * 2**attempt)  # 0.2 … 3.2 s: let a periodic writer finish its burst
     raise ArtifactError("failed", "no consistent copy: " + " | ".join(reasons))
 
 

@@ -19,7 +19,8 @@ CHUNK = 1 << 20
 # stderr phrases that mean "privilege refused", from sudo and the kernel
 _DENIED = re.compile(
     r"a password is required|is not allowed to|may not run sudo|not in the sudoers|"
-    r"permission denied|operation not permitted|sudo: no tty|sudo: a terminal is required",
+    r"permission denied|operation not permitted|sudo: no tty|sudo: a terminal is required|"
+    r"incorrect password|no password was provided|sorry, try again",
     re.IGNORECASE,
 )
 
@@ -53,6 +54,7 @@ class Transport(Protocol):
 
     host: str
     is_root: bool
+    facts: dict[str, str]  # how the host was reached: user, auth method, host key …
 
     def run(self, command: str, sink: Sink, *, timeout: float, as_root: bool = False) -> CommandResult: ...
 

@@ -14,6 +14,7 @@ class FakeTransport:
     def __init__(self, files: dict[str, bytes] | None = None, commands: dict[str, bytes] | None = None,
                  faults: dict[str, object] | None = None, host: str = "fake") -> None:
         self.host, self.is_root = host, False
+        self.facts = {"user": "fake"}
         self.files = files or {}
         self.commands = commands or {}
         self.faults = faults or {}

@@ -1,0 +1,393 @@
+"""The SSH transport: production hosts reached with paramiko, nothing installed on them.
+
+Remote commands need only a POSIX shell and coreutils. Host keys are checked
+strictly against known_hosts (unknown → refused with the fingerprint; changed →
+refused loudly), unless ``accept_new`` (like OpenSSH's ``accept-new``).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import shlex
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import paramiko
+
+from collector.errors import ArtifactError, TransportError
+from collector.transport import (
+    CHUNK,
+    CommandResult,
+    FileInfo,
+    Sink,
+    SinkFull,
+    gentle,
+    parse_stat_lines,
+    stat_script,
+)
+
+CIPHERS = ("aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "aes128-ctr", "aes256-ctr", "aes192-ctr")
+WINDOW = 16 << 20
+PassphrasePrompt = Callable[[str], "str | None"]
+
+
+@dataclass
+class SshSpec:
+    """Everything needed to reach one host; built by ``collector.hosts`` from arguments and inventories."""
+
+    name: str
+    hostname: str
+    port: int = 22
+    user: str = ""
+    identity_files: list[str] = field(default_factory=list)
+    proxy_jump: SshSpec | None = None
+    known_hosts: str = "~/.ssh/known_hosts"
+    accept_new: bool = False
+    connect_timeout: float = 10.0
+    keepalive: int = 15
+    sudo_password: str | None = field(default=None, repr=False)
+    use_agent: bool = True
+    become: bool | None = None  # inventory's sudo / ansible_become; False: never sudo
+
+    @property
+    def address(self) -> str:
+        return f"{self.user}@{self.hostname}:{self.port}"
+
+
+def fingerprint(key: paramiko.PKey) -> str:
+    digest = hashlib.sha256(key.asbytes()).digest()
+    return "SHA256:" + base64.b64encode(digest).decode().rstrip("=")
+
+
+def known_hosts_name(hostname: str, port: int) -> str:
+    return hostname if port == 22 else f"[{hostname}]:{port}"
+
+
+class HostKeyChecker:
+    """Strict checking against one known_hosts file (shared by all hosts of a run)."""
+
+    def __init__(self, path: str, accept_new: bool) -> None:
+        import os
+
+        self.path = os.path.expanduser(path)
+        self.accept_new = accept_new
+        self._lock = threading.Lock()
+        self.keys = paramiko.HostKeys()
+        if os.path.exists(self.path):
+            try:
+                self.keys.load(self.path)
+            except (OSError, paramiko.SSHException) as exc:
+                raise TransportError(f"cannot read known_hosts {self.path}: {exc}") from None
+
+    def known_types(self, hostname: str, port: int) -> list[str]:
+        entry = self.keys.lookup(known_hosts_name(hostname, port))
+        return list(entry.keys()) if entry else []
+
+    def verify(self, hostname: str, port: int, key: paramiko.PKey) -> str:
+        """Return ``known`` or ``added``; raise TransportError for unknown or changed keys."""
+
+        with self._lock:
+            return self._verify(hostname, port, key)
+
+    def _verify(self, hostname: str, port: int, key: paramiko.PKey) -> str:
+        import os
+
+        name = known_hosts_name(hostname, port)
+        entry = self.keys.lookup(name)
+        fp = f"{key.get_name()} {fingerprint(key)}"
+        if entry and key.get_name() in entry:
+            if entry[key.get_name()] == key:
+                return "known"
+            raise TransportError(
+                f"HOST KEY CHANGED for {name}: it now offers {fp}, which differs from {self.path}. "
+                "Someone may be intercepting the connection (or the host was reinstalled); refusing",
+                hint=f"verify the new key with the host's owner, then remove the old entry: ssh-keygen -R '{name}'"
+                f" -f {self.path}")
+        if entry:
+            raise TransportError(f"host {name} offered a {key.get_name()} key ({fp}) but {self.path} holds only "
+                                 f"{', '.join(entry)} keys for it; refusing",
+                                 hint="check the host key out of band, then add it to known_hosts")
+        if not self.accept_new:
+            raise TransportError(
+                f"unknown host key for {name}: {fp} (not in {self.path})",
+                hint="verify the fingerprint with the host's owner, then rerun with --accept-new-host-keys or run "
+                f"`ssh-keyscan -p {port} {hostname} >> {self.path}`")
+        self.keys.add(name, key.get_name(), key)
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        with os.fdopen(fd, "a") as f:
+            f.write(f"{name} {key.get_name()} {key.get_base64()}\n")
+        return "added"
+
+
+def _load_key(path: str, prompt: PassphrasePrompt | None) -> tuple[paramiko.PKey | None, str]:
+    import os
+
+    full = os.path.expanduser(path)
+    if not os.path.exists(full):
+        return None, f"{path}: not found"
+    try:
+        return paramiko.PKey.from_path(full), ""
+    except paramiko.PasswordRequiredException:
+        passphrase = prompt(full) if prompt else None
+        if not passphrase:
+            return None, f"{path}: needs a passphrase (run on a terminal or load it into ssh-agent)"
+        try:
+            return paramiko.PKey.from_path(full, passphrase=passphrase), ""
+        except paramiko.SSHException:
+            return None, f"{path}: wrong passphrase"
+    except (paramiko.SSHException, OSError, ValueError) as exc:
+        return None, f"{path}: cannot load ({exc})"
+
+
+DEFAULT_KEYS = ("~/.ssh/id_ed25519", "~/.ssh/id_ecdsa", "~/.ssh/id_rsa")
+
+
+def open_transport(spec: SshSpec, checker: HostKeyChecker, prompt: PassphrasePrompt | None,
+                   facts: dict[str, str], via: paramiko.Transport | None = None) -> list[paramiko.Transport]:
+    """Connect (through ``via`` for ProxyJump), verify the host key, authenticate. Returns the chain."""
+    chain: list[paramiko.Transport] = []
+    if spec.proxy_jump is not None and via is None:
+        chain = open_transport(spec.proxy_jump, checker, prompt, {}, None)
+        via = chain[-1]
+    where = f"{spec.user}@{spec.hostname}:{spec.port}"
+    try:
+        if via is not None:
+            sock = via.open_channel("direct-tcpip", (spec.hostname, spec.port), ("127.0.0.1", 0),
+                                    timeout=spec.connect_timeout)
+        else:
+            sock = socket.create_connection((spec.hostname, spec.port), timeout=spec.connect_timeout)
+    except (OSError, paramiko.SSHException) as exc:
+        _close(chain)
+        reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+        raise TransportError(f"cannot connect to {where}: {reason}",
+                             hint="check the address, port, firewall and that sshd runs") from None
+    t = paramiko.Transport(sock, default_window_size=WINDOW)
+    chain.append(t)
+    opts = t.get_security_options()
+    opts.ciphers = tuple(c for c in CIPHERS if c in opts.ciphers)
+    known = checker.known_types(spec.hostname, spec.port)
+    if known:  # negotiate a host key type we can check, as OpenSSH does
+        opts.key_types = tuple(k for k in known if k in opts.key_types) + tuple(
+            k for k in opts.key_types if k not in known)
+    try:
+        t.start_client(timeout=spec.connect_timeout)
+        key = t.get_remote_server_key()
+        facts["host_key"] = f"{key.get_name()} {fingerprint(key)} ({checker.verify(spec.hostname, spec.port, key)})"
+        facts["auth"] = _authenticate(t, spec, prompt)
+    except TransportError:
+        _close(chain)
+        raise
+    except (paramiko.SSHException, OSError, EOFError) as exc:
+        _close(chain)
+        raise TransportError(f"SSH handshake with {where} failed: {exc or type(exc).__name__}") from None
+    t.set_keepalive(spec.keepalive)
+    return chain
+
+
+def _authenticate(t: paramiko.Transport, spec: SshSpec, prompt: PassphrasePrompt | None) -> str:
+    tried = []
+    if spec.use_agent:
+        try:
+            agent_keys = paramiko.Agent().get_keys()
+        except paramiko.SSHException:
+            agent_keys = ()
+        for key in agent_keys:
+            try:
+                t.auth_publickey(spec.user, key)
+                return f"publickey (ssh-agent, {key.get_name()} {fingerprint(key)})"
+            except paramiko.AuthenticationException:
+                tried.append(f"agent key {fingerprint(key)}")
+    for path in spec.identity_files or list(DEFAULT_KEYS):
+        key, why = _load_key(path, prompt)
+        if key is None:
+            if spec.identity_files:
+                tried.append(why)
+            continue
+        try:
+            t.auth_publickey(spec.user, key)
+            return f"publickey ({path})"
+        except paramiko.AuthenticationException:
+            tried.append(f"{path}: refused by the server")
+    raise TransportError(f"authentication failed for {spec.user}@{spec.hostname}:{spec.port} "
+                         f"(tried: {'; '.join(tried) or 'no keys found'})",
+                         hint="check the user name and that the public key is in the host's authorized_keys")
+
+
+def _close(chain: list[paramiko.Transport]) -> None:
+    for t in reversed(chain):
+        try:
+            t.close()
+        except Exception:  # noqa: BLE001 - closing a broken transport
+            pass
+
+
+class SshTransport:
+    """A :class:`collector.transport.Transport` over one SSH connection."""
+
+    def __init__(self, spec: SshSpec, checker: HostKeyChecker, prompt: PassphrasePrompt | None = None) -> None:
+        self.spec = spec
+        self.host = spec.name
+        self.is_root = spec.user == "root"
+        self.facts: dict[str, str] = {"user": spec.user, "address": spec.address}
+        self._chain = open_transport(spec, checker, prompt, self.facts)
+        self._t = self._chain[-1]
+        if spec.proxy_jump is not None:
+            self.facts["via"] = spec.proxy_jump.address
+
+    # -- commands ---------------------------------------------------------------------------
+    def _wrap(self, command: str, timeout: float, as_root: bool) -> tuple[str, bytes | None]:
+        """The remote command line (niced, time-limited, sudo'd) and what to send on stdin."""
+        inner = gentle(command)
+        stdin = None
+        if as_root and not self.is_root and self.spec.become is not False:
+            if self.spec.sudo_password is not None:
+                inner = f"sudo -S -p '' -- sh -c {shlex.quote(inner)}"
+                stdin = (self.spec.sudo_password + "\n").encode()
+            else:
+                inner = f"sudo -n -- sh -c {shlex.quote(inner)}"
+        limit = max(1, int(timeout + 0.999))
+        line = (f"if command -v timeout >/dev/null 2>&1; then exec timeout -k 5 {limit} sh -c {shlex.quote(inner)}; "
+                f"else exec sh -c {shlex.quote(inner)}; fi")
+        return line, stdin
+
+    def run(self, command: str, sink: Sink, *, timeout: float, as_root: bool = False) -> CommandResult:
+        line, stdin = self._wrap(command, timeout, as_root)
+        try:
+            chan = self._t.open_session(window_size=WINDOW)
+            chan.exec_command(line)
+            if stdin:
+                chan.sendall(stdin)
+            chan.shutdown_write()
+        except (paramiko.SSHException, OSError, EOFError) as exc:
+            raise ArtifactError("failed", f"SSH channel failed: {exc or type(exc).__name__}") from None
+        deadline = time.monotonic() + timeout + 10  # the remote `timeout` normally ends it first
+        err = bytearray()
+        stopped = timed_out = False
+        chan.settimeout(1.0)
+        try:
+            while True:
+                while chan.recv_stderr_ready():
+                    err.extend(chan.recv_stderr(65536))
+                    del err[:-4096]
+                try:
+                    data = chan.recv(CHUNK)
+                except TimeoutError:
+                    if time.monotonic() > deadline:
+                        timed_out = True
+                        break
+                    continue
+                if not data:
+                    break
+                sink(data)
+        except SinkFull:
+            stopped = True
+        finally:
+            while chan.recv_stderr_ready():
+                err.extend(chan.recv_stderr(65536))
+            code = None if (stopped or timed_out) else chan.recv_exit_status()
+            chan.close()
+        if code == 124 or code == 137:  # coreutils timeout: TERM → 124, KILL → 137
+            timed_out = True
+        stderr = err[-4096:].decode("utf-8", "replace").strip()
+        return CommandResult(None if timed_out else code, stderr, timed_out=timed_out, stopped=stopped)
+
+    # -- files ------------------------------------------------------------------------------
+    def read(self, path: str, sink: Sink, *, offset: int = 0, timeout: float, as_root: bool = False) -> int:
+        q = shlex.quote(path)
+        cmd = f"tail -c +{offset + 1} -- {q}" if offset else f"cat -- {q}"
+        count = [0]
+
+        def counting(data: bytes) -> None:
+            count[0] += len(data)
+            sink(data)
+
+        res = self.run(cmd, counting, timeout=timeout)
+        if _permission_problem(res) and as_root and not self.is_root and not count[0]:
+            res = self.run(cmd, counting, timeout=timeout, as_root=True)
+        if res.timed_out:
+            raise ArtifactError("timed_out", f"read timed out after {timeout:g}s: {path}")
+        if res.exit_code not in (0, None) and not res.stopped:
+            text = res.stderr.lower()
+            if "no such file" in text:
+                raise ArtifactError("missing", f"not found: {path}")
+            if res.denied:
+                hint = "" if as_root else " (mark the artifact needs_root to use sudo)"
+                raise ArtifactError("denied", f"{_last(res.stderr)}{hint}")
+            raise ArtifactError("failed", f"reading {path} failed: {_last(res.stderr) or res.exit_code}")
+        return count[0]
+
+    def _capture(self, command: str, timeout: float = 30, as_root: bool = False) -> tuple[str, CommandResult]:
+        buf = bytearray()
+
+        def sink(data: bytes) -> None:
+            buf.extend(data)
+            if len(buf) > 16 << 20:
+                raise SinkFull()
+
+        res = self.run(command, sink, timeout=timeout, as_root=as_root)
+        return buf.decode("utf-8", "replace"), res
+
+    def stat(self, path: str, *, as_root: bool = False) -> FileInfo | None:
+        found = [f for f in self.glob(path, as_root=as_root) if f.path == path]
+        return found[0] if found else None
+
+    def glob(self, pattern: str, *, as_root: bool = False) -> list[FileInfo]:
+        text, res = self._capture(stat_script(pattern))
+        found = parse_stat_lines(text)
+        if not found and as_root and not self.is_root:
+            text, res = self._capture(stat_script(pattern), as_root=True)
+            found = parse_stat_lines(text)
+        return found
+
+    def which(self, command: str) -> bool:
+        _, res = self._capture(f"command -v {shlex.quote(command)} >/dev/null 2>&1")
+        return res.exit_code == 0
+
+    def sqlite_backup(self, path: str, dest: str, *, timeout: float, as_root: bool = False) -> str:
+        """``sqlite3 .backup`` on the host into a private temp dir, streamed back, temp dir removed."""
+        if not self.which("sqlite3"):
+            raise ArtifactError("failed", "sqlite3 is not installed on the host")
+        use_root = as_root and not self.is_root
+        tmp, res = self._capture("mktemp -d 2>/dev/null || mktemp -d -t casepack.XXXXXX", as_root=use_root)
+        tmp = tmp.strip()
+        if res.exit_code != 0 or not tmp.startswith("/"):
+            raise ArtifactError("failed", f"cannot make a temp dir on the host: {_last(res.stderr)}")
+        copy = f"{tmp}/copy.sqlite"
+        try:
+            # VACUUM INTO reads one snapshot inside a single read transaction, so a busy writer never makes it
+            # restart (the online .backup does); .backup remains for SQLite older than 3.27
+            vacuum = f"VACUUM INTO {_sql_quote(copy)}"
+            backup = ".backup " + shlex.quote(copy)
+            cmd = (f"chmod 700 {shlex.quote(tmp)} && {{ sqlite3 -readonly {shlex.quote(path)} {shlex.quote(vacuum)} "
+                   f"|| sqlite3 -readonly {shlex.quote(path)} {shlex.quote(backup)}; }}")
+            _, res = self._capture(cmd, timeout=timeout, as_root=use_root)
+            if res.exit_code != 0:
+                status = "timed_out" if res.timed_out else "denied" if res.denied else "failed"
+                if "unable to open" in res.stderr and not use_root:
+                    status = "denied"
+                raise ArtifactError(status, f"sqlite3 on the host failed: {_last(res.stderr) or status}")
+            with open(dest, "wb") as f:
+                self.read(copy, f.write, timeout=timeout, as_root=use_root)
+        finally:
+            self._capture(f"rm -rf -- {shlex.quote(tmp)}", as_root=use_root)
+        return "sqlite3 VACUUM INTO (snapshot) on the host"
+
+    def close(self) -> None:
+        _close(self._chain)
+
+
+def _sql_quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _permission_problem(res: CommandResult) -> bool:
+    return res.exit_code not in (0, None) and "permission denied" in res.stderr.lower()
+
+
+def _last(text: str) -> str:
+    lines = [ln for ln in text.strip().splitlines() if ln.strip()]
+    return lines[-1] if lines else ""
