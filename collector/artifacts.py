@@ -20,7 +20,7 @@ from collector.sqlite_copy import copy_database
 from collector.stream import Gunzip, SinceFilter, SkipPartialLine, Spool, tail_offset
 from collector.transport import FileInfo, Transport
 from probes.spec import Artifact
-from redaction import Redactor
+from redaction import RedactionStream, Redactor
 
 CHECK_OUTPUT_LIMIT = 1 << 16
 
@@ -76,7 +76,7 @@ class ArtifactCollector:
         assert art.command is not None
         cap = art.max_size or self.options.max_file_size
         spool = Spool(self.spool_dir, cap)
-        redact = self.redactor.stream(self._arcname(art, None)) if self.redactor else None
+        redact = self._redaction(art, None, res)
         head = bytearray()
 
         def sink(data: bytes) -> None:
@@ -170,7 +170,7 @@ class ArtifactCollector:
         since = SinceFilter(self.options.since) if is_log and self.options.since is not None else None
         if since:
             stages.append(since)
-        redact = self.redactor.stream(self._arcname(art, info.path)) if self.redactor else None
+        redact = self._redaction(art, info.path, res)
         if redact:
             stages.append(redact.feed)
         # logs that may need cutting to their tail afterwards are spooled plain; the rest compressed
@@ -221,6 +221,14 @@ class ArtifactCollector:
                     os.unlink(dest + suffix)
                 except FileNotFoundError:
                     pass
+
+    def _redaction(self, art: Artifact, path: str | None, res: ArtifactResult) -> RedactionStream | None:
+        if self.redactor is None:
+            return None
+        if not art.redact:
+            res.notes.append("redaction disabled for this artifact by its probe")
+            return None
+        return self.redactor.stream(self._arcname(art, path))
 
     # -- bundle -----------------------------------------------------------------------------
     def _arcname(self, art: Artifact, path: str | None) -> str:

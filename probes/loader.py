@@ -15,7 +15,7 @@ PYTHON_PROBES = {"amps": "probes.amps"}
 
 _ARTIFACT_KEYS = {
     "name", "kind", "description", "command", "paths", "path", "first_match", "needs_root",
-    "optional", "requires", "timeout", "max_size", "max_files", "tail_lines", "check",
+    "optional", "requires", "timeout", "max_size", "max_files", "tail_lines", "check", "redact",
 }
 _CHECK_KEYS = {
     "expect_exit", "expect_output", "value_regex", "warn_above", "fail_above", "warn_below",
@@ -105,6 +105,7 @@ def artifact_from_table(table: dict[str, Any], where: str) -> Artifact:
         max_files=_typed(table, "max_files", int, where),
         tail_lines=_typed(table, "tail_lines", int, where),
         check=_check_from(check_table or {}, where) if kind == "check" else None,
+        redact=_typed(table, "redact", bool, where) is not False,
     )
 
 

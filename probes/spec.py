@@ -64,6 +64,7 @@ class Artifact:
     max_files: int | None = None  # logs: newest N files
     tail_lines: int | None = None  # logs: last N lines of each file
     check: Check | None = None
+    redact: bool = True  # False only for content that cannot hold secrets (binary dumps, generated data)
 
     def expand(self, variables: Mapping[str, str]) -> Artifact:
         """Return a copy with ``{var}`` references replaced (shell-quoted in commands)."""
