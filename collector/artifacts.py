@@ -20,7 +20,8 @@ from collector.sqlite_copy import copy_database
 from collector.stream import Gunzip, SinceFilter, SkipPartialLine, Spool, tail_offset
 from collector.transport import FileInfo, Transport
 from probes.spec import Artifact
-from redaction import RedactionStream, Redactor
+from redaction import RedactionConfig, RedactionStream, Redactor
+from redaction.sqlite import redact_database
 
 CHECK_OUTPUT_LIMIT = 1 << 16
 
@@ -30,6 +31,9 @@ class RunOptions:
     since: float | None = None  # epoch seconds: start of the time window
     max_file_size: int = 256 * 1024 * 1024
     redact: bool = True
+    pseudonymize: bool = False  # identifiers → consistent pseudonyms (mapping kept beside the bundle)
+    redaction: RedactionConfig | None = None  # user rules, keys, keywords, allowlist ([redaction] table)
+    mapping: str | None = None  # where the pseudonym mapping goes (default: <bundle>.mapping.json)
 
 
 def rotated_variants(pattern: str) -> tuple[str, ...]:
@@ -212,11 +216,16 @@ class ArtifactCollector:
             cap = art.max_size or self.options.max_file_size
             if size > cap:
                 raise ArtifactError("failed", f"database copy is {size} bytes, over the {cap}-byte cap")
+            stored = dest
+            if self.redactor is not None and art.redact:  # rows redacted in memory, written fresh by VACUUM INTO
+                stored = dest + ".redacted"
+                res.redactions = dict(redact_database(dest, stored, self.redactor, self._arcname(art, info.path)))
+                size = os.path.getsize(stored)
             res.path = self.writer.unique_name(self._arcname(art, info.path))
-            res.sha256 = self.writer.add_file(res.path, dest, mtime=info.mtime)
+            res.sha256 = self.writer.add_file(res.path, stored, mtime=info.mtime)
             res.size = size
         finally:
-            for suffix in ("", "-wal", "-shm", "-journal"):
+            for suffix in ("", "-wal", "-shm", "-journal", ".redacted"):
                 try:
                     os.unlink(dest + suffix)
                 except FileNotFoundError:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import zstandard
 
+from collector.crypto import EncryptingSink, Encryption, write_checksum
 from collector.errors import CasepackError
 
 BLOCK = tarfile.BLOCKSIZE
@@ -37,8 +38,10 @@ def compressor(level: int | None = None, threads: int = -1) -> zstandard.ZstdCom
 class BundleWriter:
     """Writes members into ``.<final>.partial-<pid>`` and renames it to ``final`` on commit."""
 
-    def __init__(self, final: Path, *, level: int | None = None) -> None:
+    def __init__(self, final: Path, *, level: int | None = None, encryption: Encryption | None = None) -> None:
         self.final = final
+        self.sha256: str | None = None  # of the file on disk, taken while writing; set by commit
+        self.checksum: Path | None = None  # the ``<bundle>.sha256`` sidecar
         self.level = level
         self.tmp = final.with_name(f".{final.name}.partial-{os.getpid()}")
         try:
@@ -46,7 +49,7 @@ class BundleWriter:
         except OSError as exc:
             raise CasepackError(f"cannot create the bundle in {final.parent}: {exc.strerror}",
                                 hint="choose another directory with -o") from None
-        self._raw = os.fdopen(fd, "wb")
+        self._raw = EncryptingSink(os.fdopen(fd, "wb"), encryption)  # plain or age, hashed as written
         self._small = compressor(level, threads=0)
         self._lock = threading.Lock()
         self._names: set[str] = set()
@@ -127,17 +130,13 @@ class BundleWriter:
         with self._lock:
             end = self._tar_size + 2 * BLOCK
             self._emit(b"\0" * (2 * BLOCK + (-end % RECORD)))
-            self._raw.flush()
-            os.fsync(self._raw.fileno())
-            self._raw.close()
+            self.sha256, _ = self._raw.finish()
             os.replace(self.tmp, self.final)
+            self.checksum = write_checksum(self.final, self.sha256)
         return self.final.stat().st_size
 
     def abort(self) -> None:
-        try:
-            self._raw.close()
-        except OSError:
-            pass
+        self._raw.abort()
         try:
             os.unlink(self.tmp)
         except FileNotFoundError:

@@ -15,6 +15,8 @@ import click
 from collector import __version__
 from collector.artifacts import RunOptions
 from collector.case import FIELDS, load_case_file, parse_field_args, validate_fields
+from collector.cli_crypto import encryption_options, keygen_cmd, open_cmd, resolve_encryption
+from collector.cli_redact import redact_cmd, redaction_config, redaction_options, unmask_cmd
 from collector.engine import CollectRequest, collect
 from collector.errors import CasepackError, ExitStatus, InputError
 from collector.hosts import resolve_hosts
@@ -55,11 +57,15 @@ def cli(ctx: click.Context, traceback: bool) -> None:
 @click.option("--label", help="Short name in the bundle's file name.")
 @click.option("--no-input", is_flag=True, help="Never prompt for case fields.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON; no progress output.")
+@encryption_options
+@redaction_options
 @ssh_options
 def collect_cmd(hosts: tuple[str, ...], inventory: str | None, probes: tuple[str, ...], case_file: str | None,
                 output: str | None, since: str | None, max_file_size: str, jobs: int,
                 variables: tuple[str, ...], fields: tuple[str, ...], template: str | None, label: str | None,
-                no_input: bool, as_json: bool, **ssh: object) -> None:
+                no_input: bool, as_json: bool, recipients: tuple[str, ...], ask_passphrase: bool,
+                passphrase_env: str | None, sign_key: str | None, pseudonymize: bool, mapping: str | None,
+                **ssh: object) -> None:
     """Collect from HOSTs (none: this machine) into one support bundle.
 
     HOST is [user@]host[:port] or an ~/.ssh/config alias; with -i, inventory hosts
@@ -67,6 +73,7 @@ def collect_cmd(hosts: tuple[str, ...], inventory: str | None, probes: tuple[str
     """
     now = time.time()
     case = load_case_file(case_file) if case_file else None
+    encryption = resolve_encryption(case, recipients, ask_passphrase, passphrase_env, sign_key)
     case_fields = dict(case.fields) if case else {}
     case_fields.update(parse_field_args(fields))
     probe_names = list(probes) or list(case.collect.get("probes", [])) if case else list(probes)
@@ -78,6 +85,8 @@ def collect_cmd(hosts: tuple[str, ...], inventory: str | None, probes: tuple[str
     options = RunOptions(
         since=parse_since(str(since_text), now) if since_text else None,
         max_file_size=parse_size_option(max_file_size, "--max-file-size"),
+        pseudonymize=pseudonymize, mapping=mapping,
+        redaction=redaction_config(case.extra.get("redaction") if case else None, f"case file {case_file} [redaction]"),
     )
     all_vars = {**(case.variables if case else {}), **parse_pairs(variables, "--var")}
     interactive = sys.stdin.isatty() and sys.stderr.isatty() and not no_input and not as_json
@@ -86,11 +95,13 @@ def collect_cmd(hosts: tuple[str, ...], inventory: str | None, probes: tuple[str
         case_fields = _prompt_fields(case_fields)
     request = CollectRequest(hosts=targets, probes=selected, output=Path(output) if output else None,
                              case=case_fields, variables=all_vars, options=options, jobs=jobs,
-                             template=template, label=label)
+                             template=template, label=label, encryption=encryption)
     reporter = ProgressReporter(enabled=sys.stderr.isatty() and not as_json)
     result = collect(request, reporter)
     if as_json:
-        click.echo(json.dumps({"bundle": str(result.path), "size": result.size, "status": result.manifest.status,
+        click.echo(json.dumps({"bundle": str(result.path), "size": result.size, "sha256": result.sha256,
+                               "encryption": result.encryption, "signer": result.signer,
+                               "status": result.manifest.status,
                                "exit_status": int(result.exit_status), "manifest": result.manifest.to_dict()},
                               indent=2))
     else:
@@ -190,3 +201,11 @@ def main(argv: list[str] | None = None) -> None:
 
 collect_cmd.name = "collect"
 cli.add_command(collect_cmd, "collect")
+cli.add_command(keygen_cmd, "keygen")
+cli.add_command(open_cmd, "open")
+cli.add_command(redact_cmd, "redact")
+cli.add_command(unmask_cmd, "unmask")
+
+from collector.cli_process import process_test_cmd  # noqa: E402 - registered after cli is defined
+
+cli.add_command(process_test_cmd, "process-test")

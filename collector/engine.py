@@ -16,11 +16,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
-from collector import __version__
+from collector import __version__, signing
 from collector.artifacts import ArtifactCollector, RunOptions
 from collector.bundle import BundleWriter
 from collector.case import render_case
 from collector.casedoc import case_context
+from collector.crypto import Encryption, fingerprint
 from collector.discovery import TransportContext
 from collector.errors import CasepackError, ExitStatus, InputError
 from collector.index import build_index
@@ -28,6 +29,7 @@ from collector.manifest import ArtifactResult, HostResult, Manifest
 from collector.transport import Transport
 from probes.spec import Artifact, Probe, ProbeSpecError
 from redaction import Redactor
+from redaction.pseudonym import save_mapping
 
 
 @dataclass
@@ -70,6 +72,8 @@ class CollectRequest:
     template: str | None = None
     label: str | None = None
     process_test: bool = False
+    extra_files: dict[str, bytes] = field(default_factory=dict)  # e.g. PROCESS.md
+    encryption: Encryption | None = None  # recipients / passphrase / signing key; None: plain, unsigned
 
 
 @dataclass
@@ -78,6 +82,10 @@ class CollectResult:
     size: int
     manifest: Manifest
     exit_status: ExitStatus
+    sha256: str | None = None  # of the bundle file as written (also in ``checksum``)
+    checksum: Path | None = None  # ``<bundle>.sha256`` beside it
+    encryption: str = "none"
+    signer: str | None = None  # fingerprint of the manifest's signing key
 
 
 def bundle_path(output: Path | None, label: str, when: datetime) -> Path:
@@ -133,9 +141,14 @@ def collect(request: CollectRequest, reporter: Reporter | None = None) -> Collec
     steps = plan(request, now)
     label = safe_name(request.label or request.case.get("label") or request.hosts[0].name)
     final = bundle_path(request.output, label, started)
-    redactor = Redactor() if request.options.redact else None
+    enc = request.encryption or Encryption()
+    if enc.encrypts and not final.name.endswith(".age"):
+        final = final.with_name(final.name + ".age")
+    sign_key = signing.load_signing_key(enc.sign_key) if enc.sign_key else None  # a bad key fails before collecting
+    opts = request.options
+    redactor = Redactor(config=opts.redaction, pseudonymize=opts.pseudonymize) if opts.redact else None
     spool_dir = tempfile.mkdtemp(prefix="casepack-")
-    writer = BundleWriter(final)
+    writer = BundleWriter(final, encryption=enc)
     hosts: list[HostResult] = []
     artifacts: list[ArtifactResult] = []
     try:
@@ -165,13 +178,19 @@ def collect(request: CollectRequest, reporter: Reporter | None = None) -> Collec
         partial = any(h.status != "ok" for h in hosts)
         manifest.status = "partial" if partial else "complete"
         _finish(writer, manifest, redactor, request, spool_dir)
+        if sign_key is not None:
+            writer.add_bytes(signing.MEMBER, signing.sign(sign_key, manifest.to_json()))
         size = writer.commit()
+        if redactor is not None and redactor.pseudonymizer is not None:  # customer side only, never in the bundle
+            save_mapping(redactor.pseudonymizer.mapping(), opts.mapping or f"{final}.mapping.json")
     except BaseException:
         writer.abort()
         raise
     finally:
         shutil.rmtree(spool_dir, ignore_errors=True)
-    return CollectResult(final, size, manifest, ExitStatus.PARTIAL if partial else ExitStatus.OK)
+    signer = fingerprint(signing.public_line(sign_key)) if sign_key is not None else None
+    return CollectResult(final, size, manifest, ExitStatus.PARTIAL if partial else ExitStatus.OK,
+                         writer.sha256, writer.checksum, enc.describe(), signer)
 
 
 def _collect_host(target: HostTarget, request: CollectRequest, steps: dict, redactor: Redactor | None,
@@ -218,15 +237,20 @@ def _collect_host(target: HostTarget, request: CollectRequest, steps: dict, reda
 
 def _finish(writer: BundleWriter, manifest: Manifest, redactor: Redactor | None, request: CollectRequest,
             spool_dir: str) -> None:
-    report = {"enabled": redactor is not None, "files": redactor.report if redactor else {}}
+    report = {"enabled": redactor is not None, "files": redactor.report if redactor else {},
+              "pseudonymized": bool(redactor and redactor.pseudonymizer)}
     report["total"] = sum(sum(c.values()) for c in report["files"].values())
     manifest.redaction = report
-    writer.add_bytes("redaction-report.json", json.dumps(report, indent=2).encode() + b"\n")
-    case_md = render_case(case_context(manifest, request.process_test), request.template)
-    writer.add_bytes("SUPPORT_CASE.md", case_md.encode())
+    data = json.dumps(report, indent=2).encode() + b"\n"
+    manifest.files["redaction-report.json"] = {"size": len(data), "sha256": writer.add_bytes(
+        "redaction-report.json", data)}
+    for name, extra in request.extra_files.items():
+        manifest.files[name] = {"size": len(extra), "sha256": writer.add_bytes(name, extra)}
+    case_md = render_case(case_context(manifest, request.process_test), request.template).encode()
+    manifest.files["SUPPORT_CASE.md"] = {"size": len(case_md), "sha256": writer.add_bytes("SUPPORT_CASE.md", case_md)}
     index = os.path.join(spool_dir, "index.sqlite")
     build_index(manifest, Path(index))
-    writer.add_file("index.sqlite", index)
+    manifest.files["index.sqlite"] = {"size": os.path.getsize(index), "sha256": writer.add_file("index.sqlite", index)}
     writer.add_bytes("manifest.json", manifest.to_json())
 
 

@@ -69,6 +69,7 @@ class Manifest:
     artifacts: list[ArtifactResult] = field(default_factory=list)
     redaction: dict[str, Any] = field(default_factory=dict)
     status: str = "complete"  # complete / partial / failed
+    files: dict[str, dict[str, Any]] = field(default_factory=dict)  # bundle's own files: {path: {size, sha256}}
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -82,6 +83,7 @@ class Manifest:
             "hosts": [asdict(h) for h in self.hosts],
             "artifacts": [asdict(a) for a in self.artifacts],
             "redaction": self.redaction,
+            "files": self.files,
         }
 
     def to_json(self) -> bytes:

@@ -118,6 +118,8 @@ def gentle(command: str) -> str:
     """Run at low CPU and I/O priority where ``nice``/``ionice`` exist."""
     inner = shlex.quote(command)
     return (
+        # non-root PATHs often lack the sbin directories where sysctl, ss, lsblk … live
+        'PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"; export PATH; '
         "if command -v ionice >/dev/null 2>&1; then set -- ionice -c2 -n7; else set --; fi; "
         f"if command -v nice >/dev/null 2>&1; then set -- \"$@\" nice -n 10; fi; exec \"$@\" sh -c {inner}"
     )

@@ -1,0 +1,166 @@
+"""CLI for encryption: ``keygen``, ``open``, and the ``collect`` encryption options. Thin."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from collector.case import CaseFile
+from collector.casedoc import human_size
+from collector.crypto import Encryption, keygen, parse_recipients
+from collector.errors import InputError
+from collector.opener import OpenLimits, OpenResult, open_bundle
+from collector.options import parse_size_option
+from collector.signing import trusted_fingerprints
+
+UNENCRYPTED_WARNING = ("casepack: warning: no recipient given (-r KEY, --passphrase or [encryption] in the case "
+                       "file): the bundle will NOT be encrypted")
+
+
+def passphrase_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    f = click.option("--passphrase-env", metavar="NAME",
+                     help="Read the passphrase from environment variable NAME.")(f)
+    return click.option("--passphrase", "ask_passphrase", is_flag=True,
+                        help="Use a passphrase (prompted on the terminal) instead of keys.")(f)
+
+
+def encryption_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """``-r/--recipient``, ``--passphrase``, ``--passphrase-env``, ``--sign`` for ``collect``."""
+    f = click.option("--sign", "sign_key", metavar="KEY",
+                     help="Sign manifest.json with this Ed25519 private key (OpenSSH or PEM).")(f)
+    f = passphrase_options(f)
+    f = click.option("-r", "--recipient", "recipients", multiple=True, metavar="KEY",
+                     help="Encrypt to an age (age1…) or SSH (ssh-ed25519/ssh-rsa) public key, or a file of "
+                          "keys (repeatable).")(f)
+    return f
+
+
+def read_passphrase(ask: bool, env: str | None, confirm: bool) -> str | None:
+    """The passphrase from ``--passphrase-env NAME`` or the terminal; never from the command line."""
+    if env:
+        value = os.environ.get(env)
+        if not value:
+            raise InputError(f"--passphrase-env: environment variable {env} is unset or empty")
+        return value
+    if not ask:
+        return None
+    if not sys.stdin.isatty():
+        raise InputError("--passphrase needs a terminal to prompt on", hint="use --passphrase-env NAME")
+    value = click.prompt("Passphrase", hide_input=True, confirmation_prompt=confirm, err=True)
+    if not value:
+        raise InputError("the passphrase is empty")
+    return value
+
+
+def case_encryption(case: CaseFile | None) -> tuple[bool, list[str], str | None, Path | None]:
+    """``(required, recipients, sign, base dir)`` from the case file's ``encryption``."""
+    if case is None or "encryption" not in case.extra:
+        return False, [], None, None
+    spec = case.extra["encryption"]
+    where = f"case file {case.path}"
+    base = Path(case.path).parent if case.path else None
+    if isinstance(spec, str):
+        if spec not in ("required", "optional"):
+            raise InputError(f"{where}: encryption must be \"required\" or \"optional\", not {spec!r}")
+        return spec == "required", [], None, base
+    unknown = set(spec) - {"required", "recipients", "sign"}
+    if unknown:
+        raise InputError(f"{where}: unknown [encryption] key(s) {', '.join(sorted(unknown))}",
+                         hint="known keys: required, recipients, sign")
+    recipients = spec.get("recipients", [])
+    if isinstance(recipients, str):
+        recipients = [recipients]
+    if not isinstance(spec.get("required", False), bool) or not isinstance(recipients, list):
+        raise InputError(f"{where}: [encryption] required must be true/false and recipients a list of keys")
+    sign = spec.get("sign")
+    return bool(spec.get("required", False)), [str(r) for r in recipients], str(sign) if sign else None, base
+
+
+def resolve_encryption(case: CaseFile | None, recipients: tuple[str, ...], ask_passphrase: bool,
+                       passphrase_env: str | None, sign_key: str | None) -> Encryption:
+    """Everything ``collect`` encrypts to; raises (exit 2) before any collection when it is unusable."""
+    required, case_recipients, case_sign, base = case_encryption(case)
+    keys = parse_recipients(list(recipients)) + parse_recipients(case_recipients, base)
+    if (ask_passphrase or passphrase_env) and keys:
+        raise InputError("a passphrase cannot be combined with recipients (age allows one or the other)")
+    if required and not keys and not (ask_passphrase or passphrase_env):
+        raise InputError("the case file requires encryption, but no recipient was given; nothing collected",
+                         hint="add -r KEY (the vendor's age or SSH public key) or --passphrase-env NAME")
+    passphrase = read_passphrase(ask_passphrase, passphrase_env, confirm=True)
+    sign = sign_key or (str(base / case_sign) if case_sign and base else case_sign)
+    enc = Encryption(keys, passphrase, Path(sign) if sign else None)
+    if not enc.encrypts:
+        click.echo(UNENCRYPTED_WARNING, err=True)
+    return enc
+
+
+@click.command("keygen")
+@click.option("-o", "--output", default="casepack-identity.txt", show_default=True, metavar="FILE",
+              help="Identity file to create (mode 0600; never overwritten).")
+def keygen_cmd(output: str) -> None:
+    """Make a vendor identity (age X25519) and print its public key and fingerprint.
+
+    Publish the public key; customers encrypt to it with `casepack collect -r KEY`.
+    Keep FILE secret: `casepack open -k FILE` (or `age -d -i FILE`) decrypts.
+    """
+    public, fp = keygen(Path(output))
+    click.echo(f"identity:    {output} (mode 0600; keep it secret)", err=True)
+    click.echo(f"fingerprint: {fp}", err=True)
+    click.echo(public)
+
+
+@click.command("open")
+@click.argument("bundle", type=click.Path(path_type=Path))
+@click.option("-k", "--identity", metavar="FILE", help="age identity file or SSH private key (ed25519/rsa).")
+@click.option("-o", "--output", metavar="DIR", help="Directory to extract into (new or empty). "
+              "Default: the bundle's name without extensions, here.")
+@passphrase_options
+@click.option("--max-size", default="20GiB", show_default=True, metavar="SIZE", help="Refuse bundles that unpack "
+              "to more than this.")
+@click.option("--max-files", default=100_000, show_default=True, type=click.IntRange(1), help="Refuse bundles with "
+              "more members than this.")
+@click.option("--require-signature", is_flag=True, help="Refuse a bundle whose manifest is not signed.")
+@click.option("--trust", metavar="KEYS", help="File of ssh-ed25519 public keys (or SHA256: fingerprints); the "
+              "manifest must be signed by one of them.")
+def open_cmd(bundle: Path, identity: str | None, output: str | None, ask_passphrase: bool,
+             passphrase_env: str | None, max_size: str, max_files: int, require_signature: bool,
+             trust: str | None) -> None:
+    """Decrypt, verify and extract BUNDLE safely (all files checked against the manifest).
+
+    Exit status: 0 opened and verified, 1 cannot decrypt (wrong key or passphrase),
+    2 bad usage, 4 the bundle failed verification (corrupt, tampered, unsafe or not a
+    casepack bundle). A failed open leaves nothing behind.
+    """
+    limits = OpenLimits(parse_size_option(max_size, "--max-size"), max_files)
+    trusted = trusted_fingerprints(trust) if trust else None
+    result = open_bundle(bundle, Path(output) if output else None, identity=identity,
+                         passphrase=read_passphrase(ask_passphrase, passphrase_env, confirm=False), limits=limits,
+                         require_signature=require_signature, trusted=trusted)
+    click.echo(open_summary(result))
+
+
+def open_summary(r: OpenResult) -> str:
+    case = r.manifest.get("case") or {}
+    sig = f"signed by {r.signer.fingerprint} ({r.signer.public_key[:40]}…)" if r.signer else "not signed"
+    side = {"verified": "matches the .sha256 beside it", "absent": "no .sha256 beside it"}.get(r.sidecar, r.sidecar)
+    lines = [
+        f"opened:     {r.directory}",
+        f"verified:   {r.files} files, {human_size(r.bytes)} — sha256 and size match manifest.json",
+        f"encrypted:  {r.encrypted}",
+        f"sha256:     {r.bundle_sha256} ({side})",
+        f"signature:  {sig}",
+        f"bundle:     {r.manifest.get('status')}, created {r.manifest.get('created')}, "
+        f"{len(r.manifest.get('hosts') or [])} host(s)",
+    ]
+    if case.get("title"):
+        lines.append(f"case:       {str(case['title'])[:90]}")
+    lines += [f"warning:    {w}" for w in r.warnings]
+    return "\n".join(lines)
+
+
+__all__ = ["encryption_options", "keygen_cmd", "open_cmd", "resolve_encryption"]
