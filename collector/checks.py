@@ -25,10 +25,11 @@ def evaluate(check: Check, output: str, exit_code: int | None) -> dict[str, Any]
                 messages.append(f"{label or 'value'}={value:g} ({level})")
             if ("pass", "warn", "fail").index(level) > ("pass", "warn", "fail").index(worst):
                 worst = level
-        nums = [v for _, v in values]
-        shown = max(nums) if check.warn_above is not None or check.fail_above is not None else min(nums)
+        upper = check.warn_above is not None or check.fail_above is not None
+        label, shown = (max if upper else min)(values, key=lambda lv: lv[1])
+        where = f"{label} = " if label else ""
         result.update(result=worst, value=shown,
-                      message="; ".join(messages) or f"{len(values)} value(s) within limits, worst {shown:g}")
+                      message="; ".join(messages) or f"{len(values)} value(s) within limits, worst {where}{shown:g}")
         return result
     if check.expect_output is not None:
         if re.search(check.expect_output, output, re.MULTILINE):
