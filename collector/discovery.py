@@ -24,12 +24,19 @@ class TransportContext:
                 raise SinkFull()
 
         try:
-            self.transport.read(path, sink, timeout=30)
+            self.transport.read(path, sink, timeout=30, as_root=True)  # user first, sudo on permission denied
         except ArtifactError:
             return None
         return bytes(buf[:limit]).decode("utf-8", "replace")
 
-    def run(self, command: str, timeout: float = 30.0) -> str | None:
+    def run(self, command: str, timeout: float = 30.0, privileged: bool = False) -> str | None:
+        if privileged and not self.transport.is_root:
+            out = self._run(command, timeout, True)
+            if out is not None:
+                return out
+        return self._run(command, timeout, False)
+
+    def _run(self, command: str, timeout: float, as_root: bool) -> str | None:
         buf = bytearray()
 
         def sink(data: bytes) -> None:
@@ -37,7 +44,7 @@ class TransportContext:
             if len(buf) >= 4 << 20:
                 raise SinkFull()
 
-        res = self.transport.run(command, sink, timeout=timeout)
+        res = self.transport.run(command, sink, timeout=timeout, as_root=as_root)
         if res.exit_code != 0:
             return None
         return buf.decode("utf-8", "replace")

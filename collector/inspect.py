@@ -144,7 +144,7 @@ def _inspect_command(t: Transport, host: str, subject: str, probe: str, art: Art
                         f"install {program} or drop the artifact")], retrieval, 0
     if art.needs_root and not t.is_root and not sudo_ok:
         retrieval.status = "needs sudo"
-        return [Finding(host, subject, "fail", "needs root and sudo is not available",
+        return [Finding(host, subject, "warn" if art.optional else "fail", "needs root and sudo is not available",
                         f"allow sudo for `{art.command}`")], retrieval, 0
     try:
         out, code, err = _capture(t, art.command, as_root=art.needs_root, timeout=min(art.timeout, 20))

@@ -115,7 +115,8 @@ def parse_processes(output: str) -> list[AmpsProcess]:
 
 def find_processes(ctx: DiscoveryContext) -> list[AmpsProcess]:
     """Running ampServer processes on the host (empty when /proc is unavailable)."""
-    return parse_processes(ctx.run(PROCESS_SCRIPT) or "")
+    # privileged: another user's /proc/<pid>/cwd and environ are only readable by root
+    return parse_processes(ctx.run(PROCESS_SCRIPT, privileged=True) or "")
 
 
 def parse_xml(text: str) -> ET.Element:
@@ -192,7 +193,7 @@ def log_artifacts(cfg: ResolvedConfig, workdir: str, env: Mapping[str, str], suf
                 arts.append(Artifact(
                     name=f"log-{len(arts) + 1}{suffix}", kind="log", paths=tuple(paths),
                     description=f"AMPS {protocol} log target {filename!r} (level {level})",
-                    max_files=LOG_MAX_FILES,
+                    max_files=LOG_MAX_FILES, needs_root=True,  # read as the login user first, sudo if denied
                 ))
     return arts
 
@@ -204,7 +205,7 @@ def stats_artifacts(cfg: ResolvedConfig, workdir: str, env: Mapping[str, str], s
             filename = expand_vars(_text(admin, "FileName"), env)
             if filename:
                 return [Artifact(name=f"stats{suffix}", kind="stats", paths=(resolve_path(filename, workdir),),
-                                 description=f"AMPS statistics database ({filename})")]
+                                 description=f"AMPS statistics database ({filename})", needs_root=True)]
     if cfg.roots:
         cfg.notes.append("no <Admin><FileName>: statistics are kept in memory only")
     return []
@@ -241,7 +242,7 @@ def discover(ctx: DiscoveryContext) -> list[Artifact]:
         cfg = resolve_config(ctx, config, workdir, env)
         found = log_artifacts(cfg, workdir, env, suffix) + stats_artifacts(cfg, workdir, env, suffix)
         desc = f"AMPS config ({origin}, workdir {workdir})"
-        arts.append(Artifact(name=f"config{suffix}", kind="config", paths=tuple(cfg.files or [config]),
+        arts.append(Artifact(name=f"config{suffix}", kind="config", paths=tuple(cfg.files or [config]), needs_root=True,
                              description="; ".join([desc, *cfg.notes])))
         arts.extend(found)
     return arts

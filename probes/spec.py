@@ -79,9 +79,13 @@ class DiscoveryContext(Protocol):
 
     variables: Mapping[str, str]
 
-    def read_text(self, path: str, limit: int = 4 << 20) -> str | None: ...
+    def read_text(self, path: str, limit: int = 4 << 20) -> str | None:
+        """The file's text (as the login user, else with sudo when allowed); None if unreadable."""
+        ...
 
-    def run(self, command: str, timeout: float = 30.0) -> str | None: ...
+    def run(self, command: str, timeout: float = 30.0, privileged: bool = False) -> str | None:
+        """stdout of a shell command (with sudo first when ``privileged`` and allowed); None if it failed."""
+        ...
 
 
 Discover = Callable[[DiscoveryContext], "list[Artifact]"]

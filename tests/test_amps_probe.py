@@ -34,7 +34,7 @@ class LocalContext:
         except OSError:
             return None
 
-    def run(self, command: str, timeout: float = 30.0) -> str | None:
+    def run(self, command: str, timeout: float = 30.0, privileged: bool = False) -> str | None:
         self.commands.append(command)
         if command == amps.PROCESS_SCRIPT and not self.ps:
             return ""
