@@ -101,6 +101,7 @@ def collect_cmd(hosts: tuple[str, ...], inventory: str | None, probes: tuple[str
     if as_json:
         click.echo(json.dumps({"bundle": str(result.path), "size": result.size, "sha256": result.sha256,
                                "encryption": result.encryption, "signer": result.signer,
+                               "mapping": str(result.mapping) if result.mapping else None,
                                "status": result.manifest.status,
                                "exit_status": int(result.exit_status), "manifest": result.manifest.to_dict()},
                               indent=2))
@@ -209,3 +210,7 @@ cli.add_command(unmask_cmd, "unmask")
 from collector.cli_process import process_test_cmd  # noqa: E402 - registered after cli is defined
 
 cli.add_command(process_test_cmd, "process-test")
+
+from collector.cli_report import report_cmd  # noqa: E402 - registered after cli is defined
+
+cli.add_command(report_cmd, "report")

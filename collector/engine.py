@@ -86,6 +86,7 @@ class CollectResult:
     checksum: Path | None = None  # ``<bundle>.sha256`` beside it
     encryption: str = "none"
     signer: str | None = None  # fingerprint of the manifest's signing key
+    mapping: Path | None = None  # with --pseudonymize: where the pseudonym mapping went (0600, beside the bundle)
 
 
 def bundle_path(output: Path | None, label: str, when: datetime) -> Path:
@@ -181,8 +182,10 @@ def collect(request: CollectRequest, reporter: Reporter | None = None) -> Collec
         if sign_key is not None:
             writer.add_bytes(signing.MEMBER, signing.sign(sign_key, manifest.to_json()))
         size = writer.commit()
+        mapping_path = None
         if redactor is not None and redactor.pseudonymizer is not None:  # customer side only, never in the bundle
-            save_mapping(redactor.pseudonymizer.mapping(), opts.mapping or f"{final}.mapping.json")
+            mapping_path = Path(opts.mapping or f"{final}.mapping.json")
+            save_mapping(redactor.pseudonymizer.mapping(), mapping_path)
     except BaseException:
         writer.abort()
         raise
@@ -190,7 +193,7 @@ def collect(request: CollectRequest, reporter: Reporter | None = None) -> Collec
         shutil.rmtree(spool_dir, ignore_errors=True)
     signer = fingerprint(signing.public_line(sign_key)) if sign_key is not None else None
     return CollectResult(final, size, manifest, ExitStatus.PARTIAL if partial else ExitStatus.OK,
-                         writer.sha256, writer.checksum, enc.describe(), signer)
+                         writer.sha256, writer.checksum, enc.describe(), signer, mapping_path)
 
 
 def _collect_host(target: HostTarget, request: CollectRequest, steps: dict, redactor: Redactor | None,

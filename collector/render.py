@@ -51,6 +51,8 @@ def summary(result: CollectResult) -> str:
         f"size:     {human_size(result.size)} ({result.size} bytes), mode 0600",
         f"sha256:   {result.sha256}  (check: sha256sum -c {result.checksum.name if result.checksum else '-'})",
         f"encrypted: {result.encryption}" + (f"; manifest signed by {result.signer}" if result.signer else ""),
+        *([f"mapping:  {result.mapping}  (pseudonyms → real values: keep it, never send it)"]
+          if result.mapping else []),
         f"status:   {m.status} — {sum(a.status == 'ok' for a in arts)} of {len(arts)} artifacts collected, "
         f"{m.redaction.get('total', 0)} secrets redacted",
         "",

@@ -17,7 +17,17 @@ from collections import Counter
 
 from redaction.config import RedactionConfig
 from redaction.pseudonym import Pseudonymizer
-from redaction.rules import NOT_SECRET, NOT_SECRET_SUFFIX, PEM_ANCHOR, PEM_BEGIN, PEM_END, Rule, rule
+from redaction.rules import (
+    FILE_RULES,
+    NOT_SECRET,
+    NOT_SECRET_SUFFIX,
+    PEM_ANCHOR,
+    PEM_BEGIN,
+    PEM_END,
+    SECRET_WORDS,
+    Rule,
+    rule,
+)
 from redaction.scan import Scanner, make_scanner
 
 MAX_LINE = 1 << 20  # a line longer than this is processed in pieces
@@ -27,6 +37,13 @@ JDATA = re.compile(rb"^[ \t]*\"(data|stringData)\"[ \t]*:[ \t]*\{[ \t]*\r?$")
 KENTRY = re.compile(rb"^([ \t]*(?:\"[^\"]+\"|[\w.-]+)[ \t]*:[ \t]*)(\"?)(.*?)(\"?)([ \t]*,?[ \t]*\r?)$")
 BASE64 = re.compile(rb"^(?=.{8})[A-Za-z0-9+/]+={0,2}$")
 DATA_ANCHORS = (b"data:", b'data"')
+# a JSON object under a secret-named key ("credentials": {"pin": 123456, ...}): its scalar values are secrets
+SECRET_OBJ = re.compile(rb'"(?P<k>[^"\n]*(?:' + SECRET_WORDS + rb')[^"\n]*)"[ \t]*:[ \t]*\{', re.IGNORECASE)
+JSON_TOKEN = re.compile(rb'"(?:[^"\\\n]|\\.)*"|[{}]')
+JSON_ENTRY = re.compile(rb'("(?P<key>(?:[^"\\\n]|\\.)*)"[ \t]*:[ \t]*)(?:"(?P<str>(?:[^"\\\n]|\\.)*)"'
+                        rb'|(?P<num>-?\d[\d.eE+-]*)(?=[ \t]*(?:[,}\r\n]|$)))')
+PLAIN_KEY = re.compile(rb"(?:^|[_.-])(?:host|hostname|port|server|address|region|scheme|version|realm|domain)$",
+                       re.IGNORECASE)
 
 
 class Redactor:
@@ -38,7 +55,7 @@ class Redactor:
         config = config or RedactionConfig()
         self.rules = rules if rules is not None else config.all_rules()
         self.allow = config.allow
-        self.pseudonymizer = Pseudonymizer(config.keywords) if pseudonymize else None
+        self.pseudonymizer = Pseudonymizer(config.keywords, scanner=scanner) if pseudonymize else None
         if config.keywords and not pseudonymize:
             words = b"|".join(re.escape(k.encode()) for k in sorted(config.keywords, key=len, reverse=True))
             self.rules += (rule("keyword", rb"(?<!\w)(?P<s>" + words + rb")(?!\w)",
@@ -51,7 +68,8 @@ class Redactor:
             anchors.update(r.anchors)
         self.unanchored = tuple(r for r in self.rules if not r.anchors)
         self.scanner: Scanner = make_scanner(anchors, scanner)
-        self._groups = {r.pattern: [g for g in VALUE_GROUPS if g in r.pattern.groupindex] or [0] for r in self.rules}
+        self._groups = {r.pattern: [g for g in VALUE_GROUPS if g in r.pattern.groupindex] or [0]
+                        for r in self.rules + tuple(r for _, rs in FILE_RULES for r in rs)}
 
     def marker(self, rule: str, secret: bytes) -> bytes:
         tag = hmac.new(self._salt, secret, hashlib.sha256).hexdigest()[:6]
@@ -87,6 +105,7 @@ class RedactionStream:
         self._pending = b""
         self._mode: tuple | None = None  # ("pem",) ("cont",) ("kdata", indent, child, strings) ("jdata", strings)
         self._yaml = name.lower().endswith((".yml", ".yaml"))
+        self._file_rules = tuple(r for suffix, rules in FILE_RULES if name.endswith(suffix) for r in rules)
 
     def feed(self, data: bytes) -> bytes:
         data = self._pending + data
@@ -109,6 +128,8 @@ class RedactionStream:
     def _process(self, block: bytes) -> bytes:
         """Redact complete lines: those holding an anchor, and every line while inside a multi-line secret."""
         starts = self.redactor.scanner.line_starts(block)
+        if self._file_rules:  # every line of such a file
+            starts = [0] + [m.end() for m in re.finditer(b"\n", block) if m.end() < len(block)]
         if self.redactor.unanchored:
             extra = {block.rfind(b"\n", 0, m.start()) + 1 for r in self.redactor.unanchored
                      for m in r.pattern.finditer(block)}
@@ -139,6 +160,8 @@ class RedactionStream:
     # -- one line ---------------------------------------------------------------------------
     def _line(self, line: bytes) -> bytes:
         mode = self._mode
+        if mode is not None and mode[0] == "jobj":
+            return self._secret_objects(self._rules(line, line.lower()), mode[1])
         if mode is not None:
             handled = self._in_block(line, mode)
             if handled is not None:
@@ -155,6 +178,8 @@ class RedactionStream:
                     return line[: begin.end()] + b"\n" + marker + b"\n"
                 return line[: begin.end()] + marker + line[end.start():]
         line = self._rules(line, low)
+        if b"{" in line and SECRET_OBJ.search(line):
+            line = self._secret_objects(line)
         if b"data" in low:
             k = KDATA.match(line)
             if k:
@@ -166,7 +191,7 @@ class RedactionStream:
     def _rules(self, line: bytes, low: bytes) -> bytes:
         red = self.redactor
         spans: list[tuple[int, int, bytes]] = []  # (start, end, marker), first rule wins
-        for r in red.rules:
+        for r in red.rules + self._file_rules if self._file_rules else red.rules:
             if r.anchors and not any(a in low for a in r.anchors):
                 continue
             for m in r.pattern.finditer(line):
@@ -201,6 +226,49 @@ class RedactionStream:
             pos = end
         out.append(line[pos:])
         return b"".join(out)
+
+    def _secret_objects(self, line: bytes, depth: int = 0) -> bytes:
+        """Redact the scalar values of JSON objects under secret-named keys; ``depth`` > 0: inside one already."""
+        out: list[bytes] = []
+        pos = i = 0
+        while True:
+            if depth == 0:
+                m = SECRET_OBJ.search(line, i)
+                if m is None:
+                    break
+                i = m.end()
+                if NOT_SECRET_SUFFIX.search(m.group("k")):
+                    continue
+                depth = 1
+            begin, close = i, None
+            for t in JSON_TOKEN.finditer(line, i):
+                if t.group() == b"{":
+                    depth += 1
+                elif t.group() == b"}":
+                    depth -= 1
+                    if depth == 0:
+                        close = t.start()
+                        break
+            end = len(line) if close is None else close
+            out += [line[pos:begin], JSON_ENTRY.sub(self._object_entry, line[begin:end])]
+            pos = end
+            if close is None:
+                break
+            i = close + 1
+        self._mode = ("jobj", depth) if depth else None
+        if not out:
+            return line
+        out.append(line[pos:])
+        return b"".join(out)
+
+    def _object_entry(self, m: re.Match[bytes]) -> bytes:
+        value = m.group("str") if m.group("str") is not None else m.group("num")
+        key = m.group("key")
+        if not value or NOT_SECRET.match(value) or NOT_SECRET_SUFFIX.search(key) or PLAIN_KEY.search(key) \
+                or self.redactor.allowed(value):
+            return m.group(0)
+        self.counts["secret-object"] += 1
+        return m.group(1) + b'"' + self.redactor.marker("secret-object", value) + b'"'
 
     def _in_block(self, line: bytes, mode: tuple) -> bytes | None:
         """Lines inside a multi-line secret; ``None`` when the block has ended (process normally)."""

@@ -113,6 +113,9 @@ STRUCTURE_RULES: tuple[Rule, ...] = (
          (b"auth", b"pass")),
     rule("jaas-user", rb"(?<![\w.])user_[\w.-]+\s*=\s*\"(?P<s>[^\"]*)\"", b"user_"),
     rule("docker-auth", rb"\"auth\"\s*:\s*\"(?P<s>[^\"]+)\"", b"auth"),
+    # postfix sasl_passwd & co: "[relay.example.com]:587 user:password" — no key name (other forms: FILE_RULES)
+    rule("sasl-passwd", rb"^[ \t]*\[[\w-]+(?:\.[\w-]+)+\]:\w+[ \t]+[^\s:#]+:(?P<s>\S(?:.*\S)?)[ \t\r]*$", b"]:",
+         check_value=True),
     rule("mysql-cli", rb"\b(?:mysql\w*|mariadb\w*)\b.*?\s-p(?P<s>[^\s\"'-][^\s\"']*)", (b"mysql", b"mariadb")),
     rule("redis-cli", rb"\bredis-cli\b.*?\s-a\s+(?P<s>[^\s\"']+)", b"redis-cli"),
     rule("cli-user-pass", rb"\b(?:curl|wget)\b.*?(?:\s-u\s*|--user[=\s])\s*[^\s:\"']+:(?P<s>[^\s\"']+)",
@@ -137,3 +140,10 @@ PEM_END = re.compile(rb"-----END [A-Z0-9 ]*(?:PRIVATE KEY(?: BLOCK)?|OpenVPN Sta
 PEM_ANCHOR = b"-----begin"
 
 BUILTIN_RULES: tuple[Rule, ...] = TOKEN_RULES + STRUCTURE_RULES
+
+# rules for every line of files known by name, whatever anchors they hold: (name suffix, rules)
+FILE_RULES: tuple[tuple[str, tuple[Rule, ...]], ...] = (
+    # postfix smtp_sasl_password_maps source: "relay user:password", "[relay]:port user:password", "@domain u:p"
+    ("sasl_passwd", (rule("sasl-passwd", rb"^[ \t]*[^\s#]\S*[ \t]+[^\s:#]+:(?P<s>\S(?:.*\S)?)[ \t\r]*$", (),
+                          check_value=True),)),
+)

@@ -1,8 +1,9 @@
 """Find the lines worth a closer look: those holding an anchor (case-insensitive literal).
 
 Two interchangeable scanners return the same sorted line starts: :class:`PureScanner`
-(one ``re`` alternation over the lower-cased block) and, when the optional native
-``hyperscan`` package is installed, :class:`HyperScanner` (several times faster).
+(one ``re`` pass keyed on each anchor's rarest byte, plus ``bytes.find`` for the few anchors
+made of common bytes, over the lower-cased block) and, when the native ``hyperscan``
+package is installed, :class:`HyperScanner` (more than ten times faster).
 Which lines are looked at never changes the output (every rule match holds an
 anchor), and the tests check both give identical results.
 """
@@ -36,28 +37,62 @@ def _starts_from_hits(block: bytes, hits: Iterable[int]) -> list[int]:
     return starts
 
 
+# rough byte frequencies (per mille) in logs and configs, to pick each anchor's rarest byte
+_FREQ = dict.fromkeys(range(256), 30)
+_FREQ.update(zip(b"etaoinsrhldcumfpgwybvkxjqz", (90, 65, 55, 50, 52, 50, 54, 45, 24, 35, 26, 29, 21, 19, 18, 19, 12, 9,
+                                                  12, 11, 8, 4, 3, 2, 1, 1), strict=True))
+_FREQ.update(dict.fromkeys(b"0123456789", 60))
+_FREQ.update({32: 170, 45: 24, 46: 21, 58: 28, 47: 8, 95: 5, 34: 5, 61: 10, 36: 1, 123: 2, 125: 2})
+FIND_ABOVE = 25  # an anchor with no byte rarer than this is looked for with bytes.find instead
+
+
 class PureScanner:
+    """``re`` over the lower-cased block, entering each anchor at its rarest byte.
+
+    ``re`` only tries a match where the first byte can start one, so the alternation is keyed on
+    each anchor's rarest byte and the rest is checked around it (look-behind for what comes before).
+    Anchors made of common bytes only are cheaper to find with ``bytes.find``.
+    """
+
     name = "re"
 
     def __init__(self, anchors: Iterable[bytes]) -> None:
-        words = sorted(set(anchors), key=lambda a: (-len(a), a))
-        self._re = re.compile(b"|".join(re.escape(a) for a in words))
+        anchors = sorted(set(anchors))
+        entries: dict[int, list[tuple[bytes, bytes]]] = {}
+        self._finds: list[bytes] = []
+        for a in anchors:
+            i = min(range(len(a)), key=lambda j: (_FREQ[a[j]], j))
+            if _FREQ[a[i]] > FIND_ABOVE and len(a) > 2:
+                self._finds.append(a)
+            else:
+                entries.setdefault(a[i], []).append((a[:i + 1], a[i + 1:]))
+        alts = []
+        for c, items in sorted(entries.items()):
+            sub = sorted({re.escape(after) + (b"(?<=" + re.escape(upto + after) + b")" if len(upto) > 1 else b"")
+                          for upto, after in items}, key=lambda x: (-len(x), x))
+            alts.append(re.escape(bytes([c])) + (b"(?:" + b"|".join(sub) + b")" if sub != [b""] else b""))
+        self._re = re.compile(b"|".join(alts)) if alts else None
 
     def line_starts(self, block: bytes) -> list[int]:
         low = block.lower()
-        search = self._re.search
-        starts: list[int] = []
-        pos = 0
-        while True:
-            m = search(low, pos)
-            if m is None:
-                return starts
-            hit = m.start()
-            starts.append(block.rfind(b"\n", 0, hit) + 1)
-            end = block.find(b"\n", hit)
-            if end < 0:
-                return starts
-            pos = end + 1
+        hits: list[int] = []
+        for word in self._finds:
+            find, at = low.find, low.find(word)
+            while at >= 0:
+                hits.append(at)
+                end = block.find(b"\n", at)
+                if end < 0:
+                    break
+                at = find(word, end)
+        if self._re is not None:
+            search, pos = self._re.search, 0
+            while (m := search(low, pos)) is not None:
+                hits.append(m.start())
+                pos = block.find(b"\n", m.start()) + 1
+                if not pos:
+                    break
+        hits.sort()
+        return _starts_from_hits(block, hits)
 
 
 class HyperScanner:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import importlib.util
 import json
 import os
 import sqlite3
@@ -147,3 +148,100 @@ def test_collection_redacts_stats_db_and_pseudonymizes(tmp_path: Path) -> None:
     mapping = load_mapping(f"{result.path}.mapping.json")
     assert mapping == {"ip-0001": "10.0.0.9"}
     assert "10.0.0.9" not in json.dumps({k: v.decode("latin-1") for k, v in body.items()})
+
+
+IDENTIFIERS = (b"conn 10.1.2.3:80 -> 192.168.0.1, 10.1.2.3 again; keep 127.0.0.1 0.1.2.3 v1.2.3.4 300.1.2.3 1.2.3.256 "
+               b"1.2.3.4.5 10.0.0.1x\n"
+               b"1.2.3.4 at line start; 255.255.255.255. end; [10.9.9.9]:443 x=172.16.0.10,172.16.0.11\n"
+               b"inet6 2001:0db8:85a3:0000:0000:8a2e:0370:7334/64 peer [2001:db8:1:2:3:4:5:6]:443\n"
+               b"mapped 0:0:0:0:0:ffff:192.0.2.1 nat64 64:ff9b::192.0.2.33 short 2001:db8::1 loop ::1 "
+               b"time 12:34:56:78\n"
+               b"FE80:0000:0000:0000:0202:B3FF:FE1E:8329 and fe80:0:0:0:202:b3ff:fe1e:8329 and 1:2:3:4:5:6:7:8:9\n"
+               b"mac 00:1a:2b:3c:4d:5e 00-1A-2B-3C-4D-5F mail bob.smith@corp.example.com host db1.prod.example.com\n"
+               b"user=alice login: carol /home/dave owner=root User=Erin\n")
+
+
+@pytest.mark.parametrize("scanner", ["re", "hyperscan"])
+def test_identifier_shapes_ipv4_ipv6_full_and_embedded(scanner: str) -> None:
+    if scanner == "hyperscan":
+        pytest.importorskip("hyperscan")
+    r = Redactor(salt=b"t", pseudonymize=True, scanner=scanner)
+    s = r.stream("ids.log")
+    out = s.feed(IDENTIFIERS) + s.close()
+    lines = out.decode().splitlines()
+    assert lines[0] == ("conn ip-0001:80 -> ip-0002, ip-0001 again; keep 127.0.0.1 0.1.2.3 v1.2.3.4 300.1.2.3 "
+                        "1.2.3.256 1.2.3.4.5 10.0.0.1x")
+    assert lines[1] == "ip-0003 at line start; ip-0004. end; [ip-0005]:443 x=ip-0006,ip-0007"
+    assert lines[2] == "inet6 ip6-0001/64 peer [ip6-0002]:443"
+    assert lines[3] == "mapped ip6-0003 nat64 ip6-0004 short ip6-0005 loop ::1 time 12:34:56:78"
+    assert lines[4] == "ip6-0006 and ip6-0006 and 1:2:3:4:5:6:7:8:9"  # one address, two spellings
+    assert "mac-0001" in lines[5] and "mac-0002" in lines[5] and "email-0001" in lines[5] and "host-0001" in lines[5]
+    assert lines[6] == "user=user-0001 login: user-0002 /home/user-0003 owner=root User=user-0004"
+    for real in (b"192.0.2", b"8a2e", b"0db8", b"alice", b"bob.smith"):
+        assert real not in out
+    mapping = r.pseudonymizer.mapping()
+    assert mapping["ip-0001"] == "10.1.2.3" and mapping["ip6-0001"] == "2001:db8:85a3::8a2e:370:7334"
+
+
+@pytest.mark.skipif(importlib.util.find_spec("hyperscan") is None, reason="hyperscan not installed")
+def test_pseudonyms_identical_pure_and_hyperscan_in_any_chunking() -> None:
+    data = IDENTIFIERS * 50 + b"password = Secret1 from 10.7.7.7\n" + IDENTIFIERS
+    outs = set()
+    for scanner in ("re", "hyperscan"):
+        for chunk in (1, 333, len(data)):
+            r = Redactor(salt=b"t", pseudonymize=True, scanner=scanner)
+            s = r.stream("ids.log")
+            outs.add(b"".join(s.feed(data[i:i + chunk]) for i in range(0, len(data), chunk)) + s.close())
+    assert len(outs) == 1
+
+
+def test_pure_scanner_finds_every_line_with_an_anchor() -> None:
+    """The pure scanner enters each anchor at its rarest byte: check it against the plain definition."""
+    import random
+
+    from redaction.scan import PureScanner
+    r = Redactor(salt=b"t")
+    anchors = sorted({a for rule in r.rules for a in rule.anchors} | {b"-----begin", b"data:", b'data"'})
+    scanner = PureScanner(anchors)
+    rnd = random.Random(5)
+    filler = [b"info", b"GET /x", b"10.1.2.3", b"a-b", b"x:y", b"[1]", b"_", b"{", b"}", b"k", b"q", b"w", b"ur"]
+    lines = []
+    for i in range(4000):
+        words = [rnd.choice(filler) for _ in range(rnd.randrange(1, 6))]
+        if i % 3 == 0:
+            a = rnd.choice(anchors)
+            a = bytes(c if rnd.random() < 0.5 else bytes([c]).upper()[0] for c in a)
+            cut = rnd.randrange(len(a)) if i % 7 == 0 else None  # a broken anchor must not count
+            words.insert(rnd.randrange(len(words) + 1), a if cut is None else a[:cut] + b" " + a[cut:])
+        lines.append(b" ".join(words) + b"\n")
+    block = b"".join(lines)
+    expected, pos = [], 0
+    for line in lines:
+        if any(a in line.lower() for a in anchors):
+            expected.append(pos)
+        pos += len(line)
+    assert scanner.line_starts(block) == expected
+
+
+def test_sasl_passwd_lines_and_json_objects_under_secret_keys() -> None:
+    out = redact(b"relayhost = [smtp.example.com]:587\n[smtp.example.com]:587 me@example.com:SaslPw1\n")
+    assert b"SaslPw1" not in out and b"relayhost = [smtp.example.com]:587\n" in out
+    r = Redactor(salt=b"t")
+    s = r.stream("etc/postfix/sasl_passwd")
+    out = s.feed(b"# x:y\nsmtp.example.net  carol:Sasl Pw 2\n") + s.close()
+    assert out.startswith(b"# x:y\nsmtp.example.net  carol:[REDACTED:sasl-passwd:") and b"Pw 2" not in out
+    text = b'{"db": {"password": {"pin": 123456, "port": 5432}}, "auth_token": {"value": 0.5e3}, "n": 7}\n'
+    out = redact(text)
+    assert b"123456" not in out and b"0.5e3" not in out and b'"port": 5432' in out and b'"n": 7' in out
+    assert json.loads(out)["db"]["password"]["pin"].startswith("[REDACTED:secret-object:")
+
+
+def test_collect_reports_where_the_mapping_was_written(tmp_path: Path) -> None:
+    from collector.render import summary
+
+    t = FakeTransport(files={"/app.conf": b"peer = 10.0.0.9\n"})
+    result = run(tmp_path, t, Artifact("c", "config", paths=("/app.conf",)), options=RunOptions(pseudonymize=True))
+    assert result.mapping == Path(f"{result.path}.mapping.json") and result.mapping.exists()
+    assert f"mapping:  {result.mapping}" in summary(result)
+    plain = run(tmp_path / "p", t, Artifact("c", "config", paths=("/app.conf",)))
+    assert plain.mapping is None and "mapping:" not in summary(plain)

@@ -1,0 +1,75 @@
+"""CLI for ``casepack report``: a bundle (or an opened directory) as a diagnosis-ready summary. Thin."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from collector.cli_crypto import passphrase_options, read_passphrase
+from collector.errors import InputError
+from collector.report import build_report, load_source
+from collector.report.index import write_index
+from collector.report.render_html import render_html
+from collector.report.render_json import render_json
+from collector.report.render_text import render_text
+
+RENDERERS = {"text": render_text, "json": render_json, "html": render_html}
+
+
+@click.command("report")
+@click.argument("bundle", type=click.Path(path_type=Path))
+@click.option("-k", "--identity", metavar="FILE",
+              help="age identity file or SSH private key (for an encrypted bundle).")
+@passphrase_options
+@click.option("-f", "--format", "fmt", type=click.Choice(sorted(RENDERERS)), default="text", show_default=True,
+              help="text for a terminal, json for tools (casepack-report/1), html: one self-contained file.")
+@click.option("-o", "--output", metavar="FILE", help="Write the report to FILE (default: standard output).")
+@click.option("--top", default=50, show_default=True, type=click.IntRange(1, 100_000),
+              help="Error signatures shown (all are in the index).")
+@click.option("--index", "index_file", metavar="FILE", help="Write the error_signatures and error_lines tables to "
+              "this SQLite file. Default: the opened directory's index.sqlite (nothing for a bundle file).")
+@click.option("--no-index", is_flag=True, help="Do not write the error tables anywhere.")
+def report_cmd(bundle: Path, identity: str | None, ask_passphrase: bool, passphrase_env: str | None, fmt: str,
+               output: str | None, top: int, index_file: str | None, no_index: bool) -> None:
+    """Summarise BUNDLE (a bundle file, or a directory made by `casepack open`).
+
+    Shows the case, versions (a loud note when hosts differ), what failed, error
+    signatures with counts per host, an error timeline, config differences between
+    hosts, statistics databases and health checks. Exit status: 0 report written,
+    1 cannot decrypt, 2 bad usage, 4 the bundle failed verification.
+    """
+    if index_file and no_index:
+        raise InputError("--index and --no-index exclude each other")
+    if fmt == "html" and not output and sys.stdout.isatty():
+        raise InputError("--format html writes a file", hint="add -o report.html")
+    passphrase = read_passphrase(ask_passphrase, passphrase_env, confirm=False)
+    with load_source(bundle, identity=identity, passphrase=passphrase) as src:
+        analysis = build_report(src, top)
+        index = Path(index_file) if index_file else None if src.opened else src.root / "index.sqlite"
+        index = None if no_index else index
+        if index is not None:
+            lines = write_index(analysis.signatures, index)
+            analysis.report["index"] = {"path": str(index), "signatures": len(analysis.signatures.by_key),
+                                        "lines": lines}
+        else:
+            analysis.report["index"] = None
+    text = RENDERERS[fmt](analysis.report)
+    if output:
+        tmp = Path(f"{output}.partial-{os.getpid()}")
+        try:
+            tmp.write_text(text, encoding="utf-8")
+            os.replace(tmp, output)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise InputError(f"cannot write {output}: {exc.strerror}") from None
+        click.echo(f"report: {output} ({fmt}); {analysis.report['errors']['entries']} error/warning entries, "
+                   f"{analysis.report['errors']['distinct_signatures']} signatures"
+                   + (f"; index: {analysis.report['index']['path']}" if analysis.report["index"] else ""), err=True)
+    else:
+        click.echo(text, nl=False)
+
+
+__all__ = ["report_cmd"]
