@@ -19,6 +19,8 @@ from redaction.config import RedactionConfig
 from redaction.pseudonym import Pseudonymizer
 from redaction.rules import (
     FILE_RULES,
+    FLAG_VALUE,
+    MID_WORD,
     NOT_SECRET,
     NOT_SECRET_SUFFIX,
     PEM_ANCHOR,
@@ -206,6 +208,8 @@ class RedactionStream:
                     key = m.group("k") if "k" in r.pattern.groupindex else None
                     if NOT_SECRET.match(secret.strip()) or (key and NOT_SECRET_SUFFIX.search(key)):
                         continue
+                    if key and FLAG_VALUE.fullmatch(secret.strip()) and MID_WORD.search(key):
+                        continue  # net.bridge.bridge-nf-pass-vlan-input-dev = 0: a setting, not a password
                 if any(start < e and s < end for s, e, _ in spans):
                     continue
                 if group == "s" and secret.endswith(b"\\") and r.name == "key-value" \

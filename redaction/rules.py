@@ -31,6 +31,9 @@ NOT_SECRET_SUFFIX = re.compile(
 )
 
 # values that are settings, references or placeholders, never secrets
+# a 0/1/small-number value under a key whose secret word is followed by more name segments
+FLAG_VALUE = re.compile(rb"-?\d{1,2}")
+MID_WORD = re.compile(rb"(?i)(?:pass|secret|token|key)[_.-][a-z]")
 NOT_SECRET = re.compile(
     rb"^(?:true|false|yes|no|on|off|none|null|nil|empty|required|optional|disabled|enabled|always|never|auto"
     rb"|md5|sha-?1|sha-?256|sha-?512|sha-?384|scram-sha-256|scram-sha-1|plain|plaintext|trust|peer|ident|cert"

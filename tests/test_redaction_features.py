@@ -245,3 +245,13 @@ def test_collect_reports_where_the_mapping_was_written(tmp_path: Path) -> None:
     assert f"mapping:  {result.mapping}" in summary(result)
     plain = run(tmp_path / "p", t, Artifact("c", "config", paths=("/app.conf",)))
     assert plain.mapping is None and "mapping:" not in summary(plain)
+
+
+def test_flag_values_under_mid_word_keys_survive() -> None:
+    """A sysctl such as ``bridge-nf-pass-vlan-input-dev = 0`` is a setting; ``password = 12`` is a password."""
+    from redaction import Redactor
+
+    stream = Redactor().stream("sysctl.txt")
+    out = stream.feed(b"net.bridge.bridge-nf-pass-vlan-input-dev = 0\npassword = 12\n") + stream.close()
+    assert b"bridge-nf-pass-vlan-input-dev = 0\n" in out
+    assert b"password = 12" not in out and b"[REDACTED:key-value:" in out
