@@ -28,7 +28,7 @@ from collector.index import build_index
 from collector.manifest import ArtifactResult, HostResult, Manifest
 from collector.transport import Transport
 from probes.spec import Artifact, Probe, ProbeSpecError
-from redaction import Redactor
+from redaction import RedactionConfig, Redactor
 from redaction.pseudonym import save_mapping
 
 ARTIFACT_JOBS = 4  # artifacts collected at once on one host
@@ -142,14 +142,15 @@ def collect(request: CollectRequest, reporter: Reporter | None = None) -> Collec
     started = datetime.now(UTC)
     now = started.timestamp()
     steps = plan(request, now)
-    label = safe_name(request.label or request.case.get("label") or request.hosts[0].name)
+    opts = request.options
+    redactor = _redactor(request) if opts.redact else None
+    alias = _alias(redactor)
+    label = safe_name(request.label or request.case.get("label") or alias(request.hosts[0].name))
     final = bundle_path(request.output, label, started)
     enc = request.encryption or Encryption()
     if enc.encrypts and not final.name.endswith(".age"):
         final = final.with_name(final.name + ".age")
     sign_key = signing.load_signing_key(enc.sign_key) if enc.sign_key else None  # a bad key fails before collecting
-    opts = request.options
-    redactor = Redactor(config=opts.redaction, pseudonymize=opts.pseudonymize) if opts.redact else None
     spool_dir = tempfile.mkdtemp(prefix="casepack-")
     writer = BundleWriter(final, encryption=enc)
     hosts: list[HostResult] = []
@@ -198,11 +199,43 @@ def collect(request: CollectRequest, reporter: Reporter | None = None) -> Collec
                          writer.sha256, writer.checksum, enc.describe(), signer, mapping_path)
 
 
+def _redactor(request: CollectRequest) -> Redactor:
+    """The run's redactor; with --pseudonymize, distinctive host names are pseudonymized in content too."""
+    opts = request.options
+    config = opts.redaction
+    if opts.pseudonymize:
+        names = {t.name for t in request.hosts} | {_host_part(t.address) for t in request.hosts}
+        # short or plain-word names ("vm", "orders") would also hit ordinary words ("vm.swappiness")
+        words = sorted(n for n in names if len(n) >= 4 and re.search(r"[\d.-]", n) and not _IP.fullmatch(n))
+        config = (config or RedactionConfig()).merged(RedactionConfig(keywords=words))
+    return Redactor(config=config, pseudonymize=opts.pseudonymize)
+
+
+_IP = re.compile(r"[\d.]+|[0-9a-fA-F:]+")
+
+
+def _host_part(address: str) -> str:
+    return address.rpartition("@")[2].rpartition(":")[0] or address
+
+
+def _alias(redactor: Redactor | None) -> Callable[[str], str]:
+    """Host names as shown in the bundle: pseudonyms with --pseudonymize, else themselves."""
+    p = redactor.pseudonymizer if redactor is not None else None
+    if p is None:
+        return lambda name: name
+    return lambda name: p.pseudonym("kw", name)
+
+
 def _collect_host(target: HostTarget, request: CollectRequest, steps: dict, redactor: Redactor | None,
                   writer: BundleWriter, spool_dir: str, reporter: Reporter
                   ) -> tuple[HostResult, list[ArtifactResult]]:
-    host = HostResult(target.name, target.address, target.transport, probes=[p.name for p in request.probes])
-    reporter.host_started(target.name)
+    alias = _alias(redactor)
+    shown = alias(target.name)
+    address = target.address
+    if redactor is not None and redactor.pseudonymizer is not None and address != "local":
+        address = f"{alias(_host_part(address))} (pseudonymized)"
+    host = HostResult(shown, address, target.transport, probes=[p.name for p in request.probes])
+    reporter.host_started(shown)
     started = time.monotonic()
     results: list[ArtifactResult] = []
     try:
@@ -213,6 +246,9 @@ def _collect_host(target: HostTarget, request: CollectRequest, steps: dict, reda
         reporter.host_done(host)
         return host, results
     host.facts = dict(transport.facts)
+    if redactor is not None and redactor.pseudonymizer is not None:
+        host.facts = {k: redactor.redact_value(v.encode(), "facts")[0].decode("utf-8", "replace")
+                      for k, v in host.facts.items() if k not in ("address", "via")}
     work: list[tuple[ArtifactCollector, Artifact]] = []
     try:
         for probe in request.probes:
@@ -222,9 +258,9 @@ def _collect_host(target: HostTarget, request: CollectRequest, steps: dict, reda
                 try:
                     arts = arts + list(probe.discover(ctx))
                 except Exception as exc:  # noqa: BLE001 - a probe bug must not stop the host
-                    results.append(ArtifactResult(target.name, probe.name, "discover", "command", "discover",
+                    results.append(ArtifactResult(shown, probe.name, "discover", "command", "discover",
                                                   status="failed", error=f"discovery failed: {exc}"))
-            collector = ArtifactCollector(transport, target.name, probe.name, request.options, redactor,
+            collector = ArtifactCollector(transport, shown, probe.name, request.options, redactor,
                                           writer, spool_dir)
             work.extend((collector, art) for art in arts)
 

@@ -190,6 +190,10 @@ class Pseudonymizer:
             return {v.decode(): k.decode("utf-8", "replace") for k, v in sorted(self._forward.items(),
                                                                                key=lambda kv: kv[1])}
 
+    def pseudonym(self, kind: str, value: str) -> str:
+        """The pseudonym of ``value`` as an identifier of ``kind`` (e.g. a host name for bundle paths)."""
+        return self._name(kind, value.encode()).decode()
+
     def _name(self, kind: str, value: bytes) -> bytes:
         key = value.lower() if kind in ("host", "email", "kw", "ip6", "mac") else value
         found = self._forward.get(key)

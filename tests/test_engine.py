@@ -193,3 +193,24 @@ def test_redaction_happens_before_the_bundle(tmp_path: Path) -> None:
     assert result.manifest.artifacts[0].redactions == {"key-value": 1}
     report = json.loads(members(result.path)["redaction-report.json"])
     assert report["total"] == 1 and "hunter2" not in json.dumps(report)
+
+
+def test_pseudonymize_hides_host_names_in_paths_manifest_and_content(tmp_path: Path) -> None:
+    t = FakeTransport(files={"/etc/app.conf": b"peer = db-prod-01 10.2.3.4\nvm.swappiness = 60\n"}, host="db-prod-01")
+    t.facts = {"user": "ops", "address": "ops@db-prod-01:22", "auth": "publickey"}
+    hosts = [HostTarget("db-prod-01", "ops@db-prod-01:22", lambda: t, transport="ssh")]
+    req = CollectRequest(hosts=hosts, probes=[probe(Artifact("c", "config", paths=("/etc/app.conf",)))],
+                         output=tmp_path, options=RunOptions(pseudonymize=True))
+    result = collect(req)
+    files = members(result.path)
+    assert "db-prod-01" not in result.path.name
+    assert not [name for name in files if "db-prod-01" in name]
+    manifest = files["manifest.json"].decode()
+    assert "db-prod-01" not in manifest and "10.2.3.4" not in manifest
+    conf = next(body for name, body in files.items() if name.endswith("app.conf"))
+    assert b"db-prod-01" not in conf and b"10.2.3.4" not in conf
+    assert b"vm.swappiness = 60" in conf  # ordinary words stay
+    host = result.manifest.hosts[0]
+    assert host.name.startswith("name-") and "address" not in host.facts
+    mapping = json.loads(result.mapping.read_text())
+    assert mapping["pseudonyms"][host.name] == "db-prod-01"

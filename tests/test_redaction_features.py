@@ -141,12 +141,12 @@ def test_collection_redacts_stats_db_and_pseudonymizes(tmp_path: Path) -> None:
     arts = (Artifact("c", "config", paths=("/app.conf",)), Artifact("s", "stats", paths=("/stats.db",)))
     result = run(tmp_path, t, *arts, options=RunOptions(pseudonymize=True))
     body = members(result.path)
-    conf = body["hosts/fake/t/config/app.conf"]
+    conf = body["hosts/name-0001/t/config/app.conf"]  # the host's own name is pseudonymized too
     assert b"CollectPw2" not in conf and b"10.0.0.9" not in conf and b"ip-0001" in conf
-    stats = body["hosts/fake/t/stats/stats.db"]
+    stats = body["hosts/name-0001/t/stats/stats.db"]
     assert b"CollectDbPw1" not in stats and b"10.0.0.9" not in stats
     mapping = load_mapping(f"{result.path}.mapping.json")
-    assert mapping == {"ip-0001": "10.0.0.9"}
+    assert mapping == {"ip-0001": "10.0.0.9", "name-0001": "fake"}
     assert "10.0.0.9" not in json.dumps({k: v.decode("latin-1") for k, v in body.items()})
 
 
