@@ -80,9 +80,7 @@ class BundleWriter:
             self._tar_size += len(data)
 
     def _reserve(self, arcname: str) -> None:
-        if arcname in self._names:
-            return
-        self._names.add(arcname)
+        self._names.add(arcname)  # names from unique_name are already in; fixed ones (manifest.json …) join
 
     def add_frame(self, arcname: str, frame_path: str, size: int, mtime: float | None = None) -> None:
         """Add a member whose body (``size`` bytes) is already a zstd frame in ``frame_path``."""
