@@ -123,9 +123,9 @@ class ArtifactCollector:
     def _files(self, art: Artifact, base: ArtifactResult) -> list[ArtifactResult]:
         found: list[FileInfo] = []
         for pattern in art.paths:
-            for variant in rotated_variants(pattern) if art.kind == "log" else (pattern,):
-                matches = [f for f in self.t.glob(variant, as_root=art.needs_root) if f.is_file]
-                found.extend(m for m in matches if m.path not in {f.path for f in found})
+            variants = rotated_variants(pattern) if art.kind == "log" else (pattern,)
+            matches = [f for f in self.t.glob_all(variants, as_root=art.needs_root) if f.is_file]
+            found.extend(m for m in matches if m.path not in {f.path for f in found})
             if art.first_match and found:
                 break
         if not found:

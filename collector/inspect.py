@@ -73,11 +73,11 @@ def inspect_artifact(t: Transport, host: str, probe: str, art: Artifact, user: s
         return _inspect_command(t, host, subject, probe, art, root_note, sudo_ok)
     rows: list[FileInfo] = []
     for pattern in art.paths:
-        for variant in rotated_variants(pattern) if art.kind == "log" else (pattern,):
-            found = [f for f in t.glob(variant) if f.is_file]
-            if not found and art.needs_root and not t.is_root and sudo_ok:
-                found = [f for f in t.glob(variant, as_root=True) if f.is_file]
-            rows.extend(f for f in found if f.path not in {r.path for r in rows})
+        variants = rotated_variants(pattern) if art.kind == "log" else (pattern,)
+        found = [f for f in t.glob_all(variants) if f.is_file]
+        if not found and art.needs_root and not t.is_root and sudo_ok:
+            found = [f for f in t.glob_all(variants, as_root=True) if f.is_file]
+        rows.extend(f for f in found if f.path not in {r.path for r in rows})
         if art.first_match and rows:
             break
     if art.kind == "log":

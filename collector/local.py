@@ -11,6 +11,7 @@ import socket
 import subprocess
 import threading
 import time
+from collections.abc import Sequence
 
 from collector.errors import ArtifactError
 from collector.transport import (
@@ -150,6 +151,12 @@ class LocalTransport:
         if not found and as_root and not self.is_root:
             found = self._sudo_glob(pattern)
         return found
+
+    def glob_all(self, patterns: Sequence[str], *, as_root: bool = False) -> list[FileInfo]:
+        found: dict[str, FileInfo] = {}
+        for pattern in patterns:
+            found.update((f.path, f) for f in self.glob(pattern, as_root=as_root) if f.path not in found)
+        return list(found.values())
 
     def _sudo_glob(self, pattern: str) -> list[FileInfo]:
         out = bytearray()

@@ -13,7 +13,7 @@ import shlex
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import paramiko
@@ -336,12 +336,15 @@ class SshTransport:
         return found[0] if found else None
 
     def glob(self, pattern: str, *, as_root: bool = False) -> list[FileInfo]:
-        text, res = self._capture(stat_script(pattern))
+        return self.glob_all([pattern], as_root=as_root)
+
+    def glob_all(self, patterns: Sequence[str], *, as_root: bool = False) -> list[FileInfo]:
+        text, _ = self._capture(stat_script(*patterns))
         found = parse_stat_lines(text)
         if not found and as_root and not self.is_root:
-            text, res = self._capture(stat_script(pattern), as_root=True)
+            text, _ = self._capture(stat_script(*patterns), as_root=True)
             found = parse_stat_lines(text)
-        return found
+        return list({f.path: f for f in found}.values())
 
     def which(self, command: str) -> bool:
         _, res = self._capture(f"command -v {shlex.quote(command)} >/dev/null 2>&1")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import shlex
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -70,6 +70,10 @@ class Transport(Protocol):
 
     def glob(self, pattern: str, *, as_root: bool = False) -> list[FileInfo]: ...
 
+    def glob_all(self, patterns: Sequence[str], *, as_root: bool = False) -> list[FileInfo]:
+        """Matches of several patterns at once (one round trip on a remote host), without duplicates."""
+        ...
+
     def which(self, command: str) -> bool: ...
 
     def sqlite_backup(self, path: str, dest: str, *, timeout: float, as_root: bool = False) -> str:
@@ -89,10 +93,10 @@ def shell_glob(pattern: str) -> str:
     return "".join(p if i % 2 else (shlex.quote(p) if p else "") for i, p in enumerate(parts))
 
 
-def stat_script(pattern: str) -> str:
-    """A POSIX-shell snippet printing ``size mtime type path`` for each match of ``pattern``."""
+def stat_script(*patterns: str) -> str:
+    """A POSIX-shell snippet printing ``size mtime type path`` for each match of the ``patterns``."""
     return (
-        f"for f in {shell_glob(pattern)}; do [ -e \"$f\" ] || continue; "
+        f"for f in {' '.join(shell_glob(p) for p in patterns)}; do [ -e \"$f\" ] || continue; "
         "if [ -d \"$f\" ]; then t=d; else t=f; fi; "
         "printf '%s %s %s %s\\n' \"$(stat -L -c %s -- \"$f\")\" \"$(stat -L -c %Y -- \"$f\")\" \"$t\" \"$f\"; done"
     )

@@ -52,6 +52,12 @@ class FakeTransport:
     def glob(self, pattern: str, *, as_root: bool = False) -> list[FileInfo]:
         return [FileInfo(p, len(d), 1e9) for p, d in sorted(self.files.items()) if fnmatch.fnmatch(p, pattern)]
 
+    def glob_all(self, patterns, *, as_root: bool = False) -> list[FileInfo]:  # noqa: ANN001
+        found: dict[str, FileInfo] = {}
+        for pattern in patterns:
+            found.update((f.path, f) for f in self.glob(pattern) if f.path not in found)
+        return list(found.values())
+
     def which(self, command: str) -> bool:
         return command != "absent-tool"
 
