@@ -89,7 +89,10 @@ class _Resolver:
             name=safe_name(name or alias), hostname=address, port=port, user=str(user),
             identity_files=[os.path.expanduser(i) for i in identities], proxy_jump=proxy,
             known_hosts=known_hosts, accept_new=self.opts.accept_new,
-            connect_timeout=self.opts.connect_timeout, sudo_password=self.opts.sudo_password, become=become,
+            connect_timeout=_number(settings.get("connect_timeout") or cfg.get("connecttimeout"),
+                                    self.opts.connect_timeout),
+            keepalive=int(_number(settings.get("keepalive") or cfg.get("serveraliveinterval"), 15)),
+            sudo_password=self.opts.sudo_password, become=become,
         )
 
     def target(self, spec: SshSpec, variables: dict[str, str]) -> HostTarget:
@@ -98,6 +101,14 @@ class _Resolver:
         checker, prompt = self.checkers[spec.known_hosts], self.opts.passphrase_prompt
         return HostTarget(name=spec.name, address=spec.address, variables=variables, transport="ssh",
                           connect=lambda: SshTransport(spec, checker, prompt))
+
+
+def _number(value: object, default: float) -> float:
+    """A per-host setting (inventory or ssh_config ConnectTimeout / ServerAliveInterval), else the default."""
+    try:
+        return float(value) if value not in (None, "") else default  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise InputError(f"bad number {value!r} in the host settings") from None
 
 
 def resolve_hosts(hosts: list[str], inventory: str | None, ssh: SshOptions | None = None) -> list[HostTarget]:

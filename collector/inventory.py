@@ -24,6 +24,9 @@ CONNECTION_KEYS = {
     "identity_file": "identity_file", "ansible_ssh_private_key_file": "identity_file",
     "sudo": "sudo", "ansible_become": "sudo",
     "proxy_jump": "proxy_jump",
+    "connect_timeout": "connect_timeout", "ansible_ssh_timeout": "connect_timeout",
+    "ansible_timeout": "connect_timeout",
+    "keepalive": "keepalive",
 }
 
 

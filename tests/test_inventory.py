@@ -143,3 +143,18 @@ def test_host_argument_forms(tmp_path: Path) -> None:
         resolve_hosts(["user@@host"], None, opts)
     with pytest.raises(InputError, match="given twice"):
         resolve_hosts(["plain", "plain"], None, opts)
+
+
+def test_per_host_timeouts_from_ssh_config_and_inventory(tmp_path: Path) -> None:
+    from collector.hosts import _Resolver
+
+    cfg = write(tmp_path, "ssh_config",
+                "Host slow\n  HostName 10.0.0.9\n  ConnectTimeout 42\n  ServerAliveInterval 7\n")
+    resolver = _Resolver(SshOptions(ssh_config=cfg, known_hosts=str(tmp_path / "kh"), connect_timeout=5))
+    slow = resolver.spec("slow")
+    assert slow.connect_timeout == 42 and slow.keepalive == 7
+    fast = resolver.spec("other", settings={"connect_timeout": "3"})
+    assert fast.connect_timeout == 3 and fast.keepalive == 15
+    assert resolver.spec("plain").connect_timeout == 5
+    inv = load_inventory(write(tmp_path, "hosts", "[a]\nh1 ansible_host=10.0.0.1 ansible_ssh_timeout=9\n"))
+    assert inv[0].settings["connect_timeout"] == "9"
