@@ -131,8 +131,7 @@ def resolve_hosts(hosts: list[str], inventory: str | None, ssh: SshOptions | Non
             continue
         else:
             targets.append(resolver.target(resolver.spec(text), {}))
-    chosen = [h for h in inv_hosts if not hosts or h.name in hosts] if hosts and inv_hosts else inv_hosts
-    for host in chosen:
+    for host in (h for h in inv_hosts if not hosts or h.name in hosts):  # HOST args narrow the inventory
         if host.name in LOCAL_NAMES or host.settings.get("address") in LOCAL_NAMES:
             targets.append(local_target())
             continue
