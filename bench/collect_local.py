@@ -24,13 +24,13 @@ from bench.genlog import generate  # noqa: E402
 RUN_ONE = """
 import sys
 from pathlib import Path
-from collector.artifacts import RunOptions
-from collector.engine import CollectRequest, HostTarget, collect
-from collector.local import LocalTransport
+from collector.engine.artifacts import RunOptions
+from collector.engine.run import CollectRequest, HostTarget, collect
+from collector.transport.local import LocalTransport
 from probes.spec import Artifact, Probe
-import collector.bundle
+import collector.bundle.writer
 log, out, redact = sys.argv[1], sys.argv[2], sys.argv[3] == "1"
-collector.bundle.LEVEL = int(sys.argv[4])
+collector.bundle.writer.LEVEL = int(sys.argv[4])
 probe = Probe("bench", artifacts=(Artifact("log", "log", paths=(log,)),))
 req = CollectRequest(hosts=[HostTarget("bench", "local", LocalTransport)], probes=[probe], output=Path(out),
                      options=RunOptions(max_file_size=1 << 40, redact=redact))

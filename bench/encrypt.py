@@ -26,7 +26,7 @@ from bench.genlog import generate  # noqa: E402
 
 ENCRYPT_ONE = """
 import os, sys
-from collector.crypto import EncryptingSink, Encryption, parse_recipients
+from collector.bundle.crypto import EncryptingSink, Encryption, parse_recipients
 src, dst, mode, key = sys.argv[1:5]
 enc = Encryption(passphrase=key) if mode == "passphrase" else Encryption(parse_recipients([key]))
 fd = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -40,10 +40,10 @@ print(sink.finish()[0])
 COLLECT_ONE = """
 import sys
 from pathlib import Path
-from collector.artifacts import RunOptions
-from collector.crypto import Encryption, parse_recipients
-from collector.engine import CollectRequest, HostTarget, collect
-from collector.local import LocalTransport
+from collector.engine.artifacts import RunOptions
+from collector.bundle.crypto import Encryption, parse_recipients
+from collector.engine.run import CollectRequest, HostTarget, collect
+from collector.transport.local import LocalTransport
 from probes.spec import Artifact, Probe
 log, out, key = sys.argv[1:4]
 probe = Probe("bench", artifacts=(Artifact("log", "log", paths=(log,)),))

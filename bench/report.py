@@ -27,9 +27,9 @@ from bench.genlog import generate  # noqa: E402
 COLLECT = """
 import sys
 from pathlib import Path
-from collector.artifacts import RunOptions
-from collector.engine import CollectRequest, HostTarget, collect
-from collector.local import LocalTransport
+from collector.engine.artifacts import RunOptions
+from collector.engine.run import CollectRequest, HostTarget, collect
+from collector.transport.local import LocalTransport
 from probes.spec import Artifact, Probe
 out, logs = Path(sys.argv[1]), sys.argv[2:]
 probe = Probe("bench", variables={"log": ""}, artifacts=(Artifact("log", "log", paths=("{log}",)),))

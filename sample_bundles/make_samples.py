@@ -25,10 +25,10 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from collector.artifacts import RunOptions  # noqa: E402
-from collector.crypto import Encryption, keygen, parse_recipients  # noqa: E402
-from collector.engine import CollectRequest, HostTarget, collect  # noqa: E402
-from collector.local import LocalTransport  # noqa: E402
+from collector.bundle.crypto import Encryption, keygen, parse_recipients  # noqa: E402
+from collector.engine.artifacts import RunOptions  # noqa: E402
+from collector.engine.run import CollectRequest, HostTarget, collect  # noqa: E402
+from collector.transport.local import LocalTransport  # noqa: E402
 from probes.loader import load_probe  # noqa: E402
 from probes.spec import Artifact, Check, Probe  # noqa: E402
 

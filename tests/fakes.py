@@ -5,7 +5,7 @@ from __future__ import annotations
 import fnmatch
 
 from collector.errors import ArtifactError
-from collector.transport import CommandResult, FileInfo, Sink, SinkFull
+from collector.transport.base import CommandResult, FileInfo, Sink, SinkFull
 
 
 class FakeTransport:

@@ -6,10 +6,10 @@ import sqlite3
 import time
 from pathlib import Path
 
-from collector.artifacts import RunOptions
-from collector.crypto import Encryption
-from collector.engine import CollectRequest, HostTarget, collect
-from collector.local import LocalTransport
+from collector.bundle.crypto import Encryption
+from collector.engine.artifacts import RunOptions
+from collector.engine.run import CollectRequest, HostTarget, collect
+from collector.transport.local import LocalTransport
 from probes.loader import load_probe
 from probes.spec import Artifact, Check, Probe
 

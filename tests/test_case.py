@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from collector.case import load_case_file, parse_field_args, render_case
-from collector.casedoc import case_context, version_mismatches
+from collector.bundle.casedoc import case_context, version_mismatches
+from collector.bundle.manifest import ArtifactResult, HostResult, Manifest
+from collector.casefile import load_case_file, parse_field_args, render_case
 from collector.errors import InputError
-from collector.manifest import ArtifactResult, HostResult, Manifest
 
 CASE = """
 [case]

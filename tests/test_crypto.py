@@ -13,8 +13,8 @@ from pathlib import Path
 import pyrage
 import pytest
 
-from collector import agefmt, signing
-from collector.crypto import fingerprint, parse_recipients
+from collector.bundle import agefmt, signing
+from collector.bundle.crypto import fingerprint, parse_recipients
 from collector.errors import InputError
 from tests.cryptokit import age_keys, collect, probe, run, ssh_keys
 
@@ -143,7 +143,7 @@ def test_bad_recipients_are_usage_errors(tmp_path: Path) -> None:
         assert proc.returncode == 2 and text in proc.stderr, (bad, proc.stderr)
         assert "Traceback" not in proc.stderr
     with pytest.raises(InputError, match="cannot be combined"):
-        from collector.cli_crypto import resolve_encryption
+        from collector.cli.crypto import resolve_encryption
         resolve_encryption(None, (age_keys(tmp_path)[1],), False, "HOME", None)
 
 

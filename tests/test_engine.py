@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 import zstandard
 
-from collector.artifacts import RunOptions
-from collector.engine import CollectRequest, HostTarget, collect
+from collector.engine.artifacts import RunOptions
+from collector.engine.run import CollectRequest, HostTarget, collect
 from collector.errors import ArtifactError, CasepackError, ExitStatus, TransportError
-from collector.local import LocalTransport
-from collector.transport import CommandResult
+from collector.transport.base import CommandResult
+from collector.transport.local import LocalTransport
 from probes.spec import Artifact, Check, Probe
 from tests.fakes import FakeTransport
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from collector.errors import InputError
-from collector.hosts import SshOptions, resolve_hosts
-from collector.inventory import load_inventory, select
+from collector.hosts.inventory import load_inventory, select
+from collector.hosts.resolve import SshOptions, resolve_hosts
 
 INI = """
 # production
@@ -146,7 +146,7 @@ def test_host_argument_forms(tmp_path: Path) -> None:
 
 
 def test_per_host_timeouts_from_ssh_config_and_inventory(tmp_path: Path) -> None:
-    from collector.hosts import _Resolver
+    from collector.hosts.resolve import _Resolver
 
     cfg = write(tmp_path, "ssh_config",
                 "Host slow\n  HostName 10.0.0.9\n  ConnectTimeout 42\n  ServerAliveInterval 7\n")

@@ -7,8 +7,8 @@ import sqlite3
 from dataclasses import fields
 from pathlib import Path
 
-from collector.index import build_index
-from collector.manifest import FORMAT, ArtifactResult, HostResult, Manifest
+from collector.bundle.index import build_index
+from collector.bundle.manifest import FORMAT, ArtifactResult, HostResult, Manifest
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "manifest.md"
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from collector.opener import default_directory, open_bundle
+from collector.bundle.opener import default_directory, open_bundle
 from tests.cryptokit import age_keys, collect, forge, run, ssh_keys
 
 pytestmark = pytest.mark.skipif(shutil.which("age") is None, reason="the age CLI is not installed")

@@ -18,7 +18,7 @@ import pytest
 import zstandard
 from pyrage import x25519
 
-from collector.opener import OpenLimits, VerificationError, open_bundle
+from collector.bundle.opener import OpenLimits, VerificationError, open_bundle
 from tests.cryptokit import collect, forge, good_files, manifest_for, member, run, tar_of
 
 ESCAPE = f"casepack-escape-{uuid.uuid4().hex[:8]}"

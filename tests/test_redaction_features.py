@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from collector.artifacts import RunOptions
+from collector.engine.artifacts import RunOptions
 from probes.spec import Artifact
 from redaction import Redactor, RuleError, parse_config
 from redaction.pseudonym import load_mapping, unmask
@@ -237,7 +237,7 @@ def test_sasl_passwd_lines_and_json_objects_under_secret_keys() -> None:
 
 
 def test_collect_reports_where_the_mapping_was_written(tmp_path: Path) -> None:
-    from collector.render import summary
+    from collector.cli.render import summary
 
     t = FakeTransport(files={"/app.conf": b"peer = 10.0.0.9\n"})
     result = run(tmp_path, t, Artifact("c", "config", paths=("/app.conf",)), options=RunOptions(pseudonymize=True))

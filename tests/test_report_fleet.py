@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from collector.crypto import Encryption, keygen, parse_recipients
+from collector.bundle.crypto import Encryption, keygen, parse_recipients
 from tests.cryptokit import run
 from tests.reportkit import T0, build_fleet
 

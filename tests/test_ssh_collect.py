@@ -259,7 +259,7 @@ def test_200mb_file_streams_intact(fleet: SshFleet, data: Path, tmp_path: Path) 
 
 def test_file_that_disappears_between_listing_and_reading(fleet: SshFleet, data: Path) -> None:
     from collector.errors import ArtifactError
-    from collector.ssh import HostKeyChecker, SshSpec, SshTransport
+    from collector.transport.ssh import HostKeyChecker, SshSpec, SshTransport
 
     h2 = fleet["h2"]
     doomed = data / "doomed.log"
@@ -294,8 +294,8 @@ def _writer(db: Path, stop: threading.Event, committed: list[int], pause: float)
 @pytest.mark.parametrize("force_fallback", [False, True])
 def test_live_stats_database_copy_is_consistent(fleet: SshFleet, data: Path, tmp_path: Path,
                                                 force_fallback: bool) -> None:
-    from collector.sqlite_copy import copy_database
-    from collector.ssh import HostKeyChecker, SshSpec, SshTransport
+    from collector.engine.sqlite_copy import copy_database
+    from collector.transport.ssh import HostKeyChecker, SshSpec, SshTransport
 
     db = data / f"stats-{force_fallback}.db"
     con = sqlite3.connect(db)

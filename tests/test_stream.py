@@ -5,7 +5,7 @@ from __future__ import annotations
 import gzip
 from pathlib import Path
 
-from collector.stream import Gunzip, SinceFilter, line_time, tail_offset
+from collector.engine.stream import Gunzip, SinceFilter, line_time, tail_offset
 
 T0 = line_time(b"2026-11-20 00:00:00", 2026)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from collector.casedoc import version_mismatches
+from collector.bundle.casedoc import version_mismatches
 
 FAILED = ("missing", "denied", "failed", "timed_out")
 

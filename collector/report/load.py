@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from collector.bundle.opener import open_bundle
 from collector.errors import InputError
-from collector.opener import open_bundle
 
 MAX_MANIFEST = 64 << 20
 

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
+from collector.engine.stream import line_time
 from collector.report.signatures import SignatureTable, line_level, normalise
 from collector.report.timeline import Timeline
-from collector.stream import line_time
 
 MAX_LINE = 64 << 10
 CHUNK = 1 << 20

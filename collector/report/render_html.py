@@ -11,7 +11,7 @@ import html
 import math
 from typing import Any
 
-from collector.casedoc import human_size
+from collector.bundle.casedoc import human_size
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 COLORS = ("#d62728", "#1f77b4", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf")

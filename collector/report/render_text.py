@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from collector.casedoc import human_size
+from collector.bundle.casedoc import human_size
 
 _CTRL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 BARS = "▁▂▃▄▅▆▇█"

@@ -14,7 +14,7 @@ import time
 from collections.abc import Sequence
 
 from collector.errors import ArtifactError
-from collector.transport import (
+from collector.transport.base import (
     CHUNK,
     CommandResult,
     FileInfo,

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from collector.case import load_case_file
+from collector.casefile import load_case_file
 from collector.errors import InputError
 from redaction import RedactionConfig, Redactor, RuleError, parse_config
 from redaction.pseudonym import load_mapping, save_mapping, unmask

@@ -10,13 +10,13 @@ from typing import Any
 
 import click
 
-from collector.case import CaseFile
-from collector.casedoc import human_size
-from collector.crypto import Encryption, keygen, parse_recipients
+from collector.bundle.casedoc import human_size
+from collector.bundle.crypto import Encryption, keygen, parse_recipients
+from collector.bundle.opener import OpenLimits, OpenResult, open_bundle
+from collector.bundle.signing import trusted_fingerprints
+from collector.casefile import CaseFile
+from collector.cli.options import parse_size_option
 from collector.errors import InputError
-from collector.opener import OpenLimits, OpenResult, open_bundle
-from collector.options import parse_size_option
-from collector.signing import trusted_fingerprints
 
 UNENCRYPTED_WARNING = ("casepack: warning: no recipient given (-r KEY, --passphrase or [encryption] in the case "
                        "file): the bundle will NOT be encrypted")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import sqlite_utils
 
-from collector.manifest import Manifest
+from collector.bundle.manifest import Manifest
 
 
 def build_index(manifest: Manifest, path: Path) -> None:

@@ -12,13 +12,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from collector.bundle import BundleWriter
-from collector.checks import evaluate
+from collector.bundle.manifest import ArtifactResult
+from collector.bundle.writer import BundleWriter
+from collector.engine.checks import evaluate
+from collector.engine.sqlite_copy import copy_database
+from collector.engine.stream import Gunzip, SinceFilter, SkipPartialLine, Spool, tail_offset
 from collector.errors import ArtifactError
-from collector.manifest import ArtifactResult
-from collector.sqlite_copy import copy_database
-from collector.stream import Gunzip, SinceFilter, SkipPartialLine, Spool, tail_offset
-from collector.transport import FileInfo, Transport
+from collector.transport.base import FileInfo, Transport
 from probes.spec import Artifact
 from redaction import RedactionConfig, RedactionStream, Redactor
 from redaction.sqlite import redact_database

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from collector.manifest import FORMAT, Manifest
+from collector.bundle.manifest import FORMAT, Manifest
 
 
 def human_size(n: float) -> str:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import zstandard
 
-from collector.crypto import EncryptingSink, Encryption, write_checksum
+from collector.bundle.crypto import EncryptingSink, Encryption, write_checksum
 from collector.errors import CasepackError
 
 BLOCK = tarfile.BLOCKSIZE

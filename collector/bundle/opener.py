@@ -26,10 +26,10 @@ from typing import BinaryIO
 
 import zstandard
 
-from collector import agefmt, signing
-from collector.crypto import DecryptionError, decryptor
+from collector.bundle import agefmt, signing
+from collector.bundle.crypto import DecryptionError, decryptor
+from collector.bundle.verify import VERIFY_FAILED, VerificationError, check_manifest, check_sidecar
 from collector.errors import CasepackError, InputError
-from collector.verify import VERIFY_FAILED, VerificationError, check_manifest, check_sidecar
 
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 CHUNK = 1 << 20

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from collector.errors import ArtifactError
-from collector.transport import SinkFull, Transport
+from collector.transport.base import SinkFull, Transport
 
 
 class TransportContext:

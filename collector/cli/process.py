@@ -10,19 +10,19 @@ from pathlib import Path
 
 import click
 
-from collector.artifacts import RunOptions
-from collector.case import load_case_file, parse_field_args
-from collector.casedoc import human_size
-from collector.cli_crypto import case_encryption, encryption_options, resolve_encryption
-from collector.crypto import parse_recipients
-from collector.engine import CollectRequest, collect
+from collector.bundle.casedoc import human_size
+from collector.bundle.crypto import parse_recipients
+from collector.casefile import load_case_file, parse_field_args
+from collector.cli.crypto import case_encryption, encryption_options, resolve_encryption
+from collector.cli.options import parse_pairs, parse_size_option
+from collector.cli.sshopts import ssh_options, ssh_settings
+from collector.engine.artifacts import RunOptions
+from collector.engine.run import CollectRequest, collect
 from collector.errors import CasepackError, ExitStatus, InputError
-from collector.hosts import resolve_hosts
-from collector.inspect import Finding
-from collector.options import parse_pairs, parse_size_option
-from collector.processtest import ProcessReport, ProcessTestRequest, run_process_test
-from collector.runbook import MARK, render_runbook
-from collector.sshopts import ssh_options, ssh_settings
+from collector.hosts.resolve import resolve_hosts
+from collector.preflight.inspect import Finding
+from collector.preflight.processtest import ProcessReport, ProcessTestRequest, run_process_test
+from collector.preflight.runbook import MARK, render_runbook
 from probes.loader import load_probe
 from probes.spec import ProbeSpecError
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import paramiko
 
 from collector.errors import ArtifactError, TransportError
-from collector.transport import (
+from collector.transport.base import (
     CHUNK,
     CommandResult,
     FileInfo,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from collector.casedoc import human_size
-from collector.processtest import ProcessReport
+from collector.bundle.casedoc import human_size
+from collector.preflight.processtest import ProcessReport
 
 MARK = {"pass": "PASS", "warn": "WARN", "fail": "FAIL"}
 

@@ -6,9 +6,9 @@ import sys
 import threading
 from typing import TextIO
 
-from collector.casedoc import human_size
-from collector.engine import CollectResult
-from collector.manifest import ArtifactResult, HostResult
+from collector.bundle.casedoc import human_size
+from collector.bundle.manifest import ArtifactResult, HostResult
+from collector.engine.run import CollectResult
 
 _MARK = {"ok": "ok", "missing": "MISSING", "skipped": "skipped", "denied": "DENIED", "failed": "FAILED",
          "timed_out": "TIMEOUT"}

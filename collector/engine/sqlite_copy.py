@@ -14,7 +14,7 @@ import sqlite3
 import time
 
 from collector.errors import ArtifactError
-from collector.transport import Transport
+from collector.transport.base import Transport
 
 ATTEMPTS = 5
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collector.inspect import Finding
+from collector.preflight.inspect import Finding
 from redaction import Redactor
 
 SECRETS = {

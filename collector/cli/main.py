@@ -13,16 +13,16 @@ from pathlib import Path
 import click
 
 from collector import __version__
-from collector.artifacts import RunOptions
-from collector.case import FIELDS, load_case_file, parse_field_args, validate_fields
-from collector.cli_crypto import encryption_options, keygen_cmd, open_cmd, resolve_encryption
-from collector.cli_redact import redact_cmd, redaction_config, redaction_options, unmask_cmd
-from collector.engine import CollectRequest, collect
+from collector.casefile import FIELDS, load_case_file, parse_field_args, validate_fields
+from collector.cli.crypto import encryption_options, keygen_cmd, open_cmd, resolve_encryption
+from collector.cli.options import parse_pairs, parse_since, parse_size_option
+from collector.cli.redact import redact_cmd, redaction_config, redaction_options, unmask_cmd
+from collector.cli.render import ProgressReporter, summary
+from collector.cli.sshopts import ssh_options, ssh_settings
+from collector.engine.artifacts import RunOptions
+from collector.engine.run import CollectRequest, collect
 from collector.errors import CasepackError, ExitStatus, InputError
-from collector.hosts import resolve_hosts
-from collector.options import parse_pairs, parse_since, parse_size_option
-from collector.render import ProgressReporter, summary
-from collector.sshopts import ssh_options, ssh_settings
+from collector.hosts.resolve import resolve_hosts
 from probes.loader import builtin_names, load_probe
 from probes.spec import ProbeSpecError
 
@@ -207,10 +207,10 @@ cli.add_command(open_cmd, "open")
 cli.add_command(redact_cmd, "redact")
 cli.add_command(unmask_cmd, "unmask")
 
-from collector.cli_process import process_test_cmd  # noqa: E402 - registered after cli is defined
+from collector.cli.process import process_test_cmd  # noqa: E402 - registered after cli is defined
 
 cli.add_command(process_test_cmd, "process-test")
 
-from collector.cli_report import report_cmd  # noqa: E402 - registered after cli is defined
+from collector.cli.report import report_cmd  # noqa: E402 - registered after cli is defined
 
 cli.add_command(report_cmd, "report")

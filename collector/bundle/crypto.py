@@ -22,7 +22,7 @@ from typing import BinaryIO
 import pyrage
 from pyrage import ssh, x25519
 
-from collector import agefmt
+from collector.bundle import agefmt
 from collector.errors import CasepackError, InputError
 
 SSH_TYPES = ("ssh-ed25519", "ssh-rsa")

@@ -16,17 +16,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
-from collector import __version__, signing
-from collector.artifacts import ArtifactCollector, RunOptions
-from collector.bundle import BundleWriter
-from collector.case import render_case
-from collector.casedoc import case_context
-from collector.crypto import Encryption, fingerprint
-from collector.discovery import TransportContext
+from collector import __version__
+from collector.bundle import signing
+from collector.bundle.casedoc import case_context
+from collector.bundle.crypto import Encryption, fingerprint
+from collector.bundle.index import build_index
+from collector.bundle.manifest import ArtifactResult, HostResult, Manifest
+from collector.bundle.writer import BundleWriter
+from collector.casefile import render_case
+from collector.engine.artifacts import ArtifactCollector, RunOptions
+from collector.engine.discovery import TransportContext
 from collector.errors import CasepackError, ExitStatus, InputError
-from collector.index import build_index
-from collector.manifest import ArtifactResult, HostResult, Manifest
-from collector.transport import Transport
+from collector.transport.base import Transport
 from probes.spec import Artifact, Probe, ProbeSpecError
 from redaction import RedactionConfig, Redactor
 from redaction.pseudonym import save_mapping

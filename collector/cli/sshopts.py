@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from collector.errors import InputError
-from collector.hosts import SshOptions
+from collector.hosts.resolve import SshOptions
 
 _OPTIONS = [
     click.option("--limit", metavar="GROUPS_OR_HOSTS", help="Only these inventory groups/hosts (comma-separated)."),

@@ -14,14 +14,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from collector.artifacts import RunOptions
-from collector.casedoc import human_size
-from collector.discovery import TransportContext
-from collector.engine import CollectRequest, HostTarget, plan
+from collector.bundle.casedoc import human_size
+from collector.engine.artifacts import RunOptions
+from collector.engine.discovery import TransportContext
+from collector.engine.run import CollectRequest, HostTarget, plan
 from collector.errors import CasepackError
-from collector.inspect import Finding, Retrieval, inspect_artifact
-from collector.redaction_selftest import redaction_selftest
-from collector.supportplan import check_support_plan
+from collector.preflight.inspect import Finding, Retrieval, inspect_artifact
+from collector.preflight.selftest import redaction_selftest
+from collector.preflight.supportplan import check_support_plan
 from probes.spec import Probe
 
 THROUGHPUT = 60e6  # bytes/s a collection moves (redaction on, one host), for the estimate

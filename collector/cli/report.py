@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from collector.cli_crypto import passphrase_options, read_passphrase
+from collector.cli.crypto import passphrase_options, read_passphrase
 from collector.errors import InputError
 from collector.report import build_report, load_source
 from collector.report.index import write_index

@@ -16,8 +16,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import BinaryIO
 
-from collector.bundle import compressor
-from collector.transport import SinkFull
+from collector.bundle.writer import compressor
+from collector.transport.base import SinkFull
 
 Stage = Callable[[bytes], bytes]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from collector.inspect import Finding
+from collector.preflight.inspect import Finding
 
 _ALWAYS = re.compile(r"^\s*(24\s*[x×/]\s*7|24/7|always|continuous)\s*$", re.IGNORECASE)
 _HOURS = re.compile(r"(\d{1,2})(?::(\d{2}))?\s*-\s*(\d{1,2})(?::(\d{2}))?")

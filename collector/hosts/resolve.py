@@ -9,11 +9,11 @@ from dataclasses import dataclass, field
 
 import paramiko
 
-from collector.engine import HostTarget, safe_name
+from collector.engine.run import HostTarget, safe_name
 from collector.errors import InputError
-from collector.inventory import InventoryHost, load_inventory, select
-from collector.local import LocalTransport
-from collector.ssh import HostKeyChecker, PassphrasePrompt, SshSpec, SshTransport
+from collector.hosts.inventory import InventoryHost, load_inventory, select
+from collector.transport.local import LocalTransport
+from collector.transport.ssh import HostKeyChecker, PassphrasePrompt, SshSpec, SshTransport
 
 LOCAL_NAMES = {"local", "localhost", "-"}
 _HOST_RE = re.compile(r"^(?:(?P<user>[^@\s]+)@)?(?:\[(?P<v6>[^\]]+)\]|(?P<host>[^:@\s]+))(?::(?P<port>\d+))?$")

@@ -11,11 +11,11 @@ import re
 import shlex
 from dataclasses import dataclass, field
 
-from collector.artifacts import rotated_variants
-from collector.casedoc import human_size
-from collector.checks import evaluate
+from collector.bundle.casedoc import human_size
+from collector.engine.artifacts import rotated_variants
+from collector.engine.checks import evaluate
 from collector.errors import ArtifactError
-from collector.transport import FileInfo, SinkFull, Transport
+from collector.transport.base import FileInfo, SinkFull, Transport
 from probes.spec import Artifact
 
 SAMPLE = 1 << 16

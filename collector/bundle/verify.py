@@ -6,9 +6,9 @@ import json
 import re
 from pathlib import Path
 
-from collector import signing
+from collector.bundle import signing
+from collector.bundle.manifest import FORMAT
 from collector.errors import CasepackError
-from collector.manifest import FORMAT
 
 VERIFY_FAILED = 4  # exit status: the bundle is corrupt, tampered with, unsafe or not a bundle
 
