@@ -26,13 +26,13 @@ import sys
 from pathlib import Path
 from collector.engine.artifacts import RunOptions
 from collector.engine.run import CollectRequest, HostTarget, collect
-from collector.transport.local import LocalTransport
+from collector.transport.local import local_host
 from probes.spec import Artifact, Probe
 import collector.bundle.writer
 log, out, redact = sys.argv[1], sys.argv[2], sys.argv[3] == "1"
 collector.bundle.writer.LEVEL = int(sys.argv[4])
 probe = Probe("bench", artifacts=(Artifact("log", "log", paths=(log,)),))
-req = CollectRequest(hosts=[HostTarget("bench", "local", LocalTransport)], probes=[probe], output=Path(out),
+req = CollectRequest(hosts=[HostTarget("bench", "local", local_host)], probes=[probe], output=Path(out),
                      options=RunOptions(max_file_size=1 << 40, redact=redact))
 res = collect(req)
 print(res.path, res.size)

@@ -43,12 +43,12 @@ from pathlib import Path
 from collector.engine.artifacts import RunOptions
 from collector.bundle.crypto import Encryption, parse_recipients
 from collector.engine.run import CollectRequest, HostTarget, collect
-from collector.transport.local import LocalTransport
+from collector.transport.local import local_host
 from probes.spec import Artifact, Probe
 log, out, key = sys.argv[1:4]
 probe = Probe("bench", artifacts=(Artifact("log", "log", paths=(log,)),))
 enc = Encryption(parse_recipients([key])) if key != "-" else None
-req = CollectRequest(hosts=[HostTarget("bench", "local", LocalTransport)], probes=[probe], output=Path(out),
+req = CollectRequest(hosts=[HostTarget("bench", "local", local_host)], probes=[probe], output=Path(out),
                      options=RunOptions(max_file_size=1 << 40, redact=False), encryption=enc)
 res = collect(req)
 print(res.path, res.size)

@@ -29,11 +29,11 @@ import sys
 from pathlib import Path
 from collector.engine.artifacts import RunOptions
 from collector.engine.run import CollectRequest, HostTarget, collect
-from collector.transport.local import LocalTransport
+from collector.transport.local import local_host
 from probes.spec import Artifact, Probe
 out, logs = Path(sys.argv[1]), sys.argv[2:]
 probe = Probe("bench", variables={"log": ""}, artifacts=(Artifact("log", "log", paths=("{log}",)),))
-hosts = [HostTarget(f"node{i + 1}", "local", lambda i=i: LocalTransport(host=f"node{i + 1}"), variables={"log": log})
+hosts = [HostTarget(f"node{i + 1}", "local", lambda i=i: local_host(f"node{i + 1}"), variables={"log": log})
          for i, log in enumerate(logs)]
 res = collect(CollectRequest(hosts=hosts, probes=[probe], output=out, label="bench",
                              options=RunOptions(max_file_size=1 << 40, redact=True)))

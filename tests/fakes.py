@@ -1,4 +1,4 @@
-"""A fake transport for unit-level faults a real host cannot produce on demand."""
+"""A fake host (the Host interface, not a Connection) for unit-level faults a real host cannot produce on demand."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import fnmatch
 
 from collector.errors import ArtifactError
 from collector.transport.base import CommandResult, FileInfo, Sink, SinkFull
+from collector.transport.host import Listing
 
 
 class FakeTransport:
@@ -14,6 +15,7 @@ class FakeTransport:
     def __init__(self, files: dict[str, bytes] | None = None, commands: dict[str, bytes] | None = None,
                  faults: dict[str, object] | None = None, host: str = "fake") -> None:
         self.host, self.is_root = host, False
+        self.user, self.can_escalate = "fake", False
         self.facts = {"user": "fake"}
         self.files = files or {}
         self.commands = commands or {}
@@ -57,6 +59,9 @@ class FakeTransport:
         for pattern in patterns:
             found.update((f.path, f) for f in self.glob(pattern) if f.path not in found)
         return list(found.values())
+
+    def find(self, patterns, *, as_root: bool = False) -> Listing:  # noqa: ANN001
+        return Listing(self.glob_all(patterns))
 
     def which(self, command: str) -> bool:
         return command != "absent-tool"

@@ -9,7 +9,7 @@ from pathlib import Path
 from collector.bundle.crypto import Encryption
 from collector.engine.artifacts import RunOptions
 from collector.engine.run import CollectRequest, HostTarget, collect
-from collector.transport.local import LocalTransport
+from collector.transport.local import local_host
 from probes.loader import load_probe
 from probes.spec import Artifact, Check, Probe
 
@@ -84,7 +84,7 @@ def build_fleet(tmp: Path, encryption: Encryption | None = None) -> Path:
     for host in HOSTS:
         root = build_host(tmp / "trees" / host, host)
         variables = {"amps_home": str(root), "amps_config": str(root / "config.xml"), "amps_workdir": str(root)}
-        targets.append(HostTarget(host, "local", lambda h=host: LocalTransport(host=h), variables=variables))
+        targets.append(HostTarget(host, "local", lambda h=host: local_host(h), variables=variables))
     out = tmp / "bundles"
     out.mkdir()
     result = collect(CollectRequest(hosts=targets, probes=[load_probe("amps"), HEALTH], output=out, label="fleet",

@@ -15,7 +15,7 @@ from collector.engine.artifacts import RunOptions
 from collector.engine.run import CollectRequest, HostTarget, collect
 from collector.errors import ArtifactError, CasepackError, ExitStatus, TransportError
 from collector.transport.base import CommandResult
-from collector.transport.local import LocalTransport
+from collector.transport.local import local_host
 from probes.spec import Artifact, Check, Probe
 from tests.fakes import FakeTransport
 
@@ -129,7 +129,7 @@ def test_newest_n_log_files(tmp_path: Path) -> None:
         os.utime(p, (1e9 + 100 - i, 1e9 + 100 - i))
     out = tmp_path / "out"
     out.mkdir()
-    req = CollectRequest(hosts=[HostTarget("h", "local", LocalTransport)],
+    req = CollectRequest(hosts=[HostTarget("h", "local", local_host)],
                          probes=[probe(Artifact("l", "log", paths=(str(tmp_path / "app.log.*"),), max_files=2))],
                          output=out)
     result = collect(req)
@@ -139,7 +139,7 @@ def test_newest_n_log_files(tmp_path: Path) -> None:
 
 
 def test_local_command_timeout_is_enforced(tmp_path: Path) -> None:
-    req = CollectRequest(hosts=[HostTarget("h", "local", LocalTransport)],
+    req = CollectRequest(hosts=[HostTarget("h", "local", local_host)],
                          probes=[probe(Artifact("s", "command", command="echo before; sleep 30", timeout=0.5),
                                        Artifact("ok", "command", command="echo fine"))], output=tmp_path)
     result = collect(req)

@@ -259,14 +259,15 @@ def test_200mb_file_streams_intact(fleet: SshFleet, data: Path, tmp_path: Path) 
 
 def test_file_that_disappears_between_listing_and_reading(fleet: SshFleet, data: Path) -> None:
     from collector.errors import ArtifactError
-    from collector.transport.ssh import HostKeyChecker, SshSpec, SshTransport
+    from collector.transport.host import Host
+    from collector.transport.ssh import HostKeyChecker, SshConnection, SshSpec
 
     h2 = fleet["h2"]
     doomed = data / "doomed.log"
     doomed.write_text("x\n")
     doomed.chmod(0o644)
     spec = SshSpec("h2", h2.address, h2.port, "cptest", [str(fleet.client_key)], known_hosts=str(fleet.known_hosts))
-    t = SshTransport(spec, HostKeyChecker(str(fleet.known_hosts), False))
+    t = Host(SshConnection(spec, HostKeyChecker(str(fleet.known_hosts), False)))
     try:
         assert [f.path for f in t.glob(str(data / "doomed*"))] == [str(doomed)]
         doomed.unlink()
@@ -295,7 +296,8 @@ def _writer(db: Path, stop: threading.Event, committed: list[int], pause: float)
 def test_live_stats_database_copy_is_consistent(fleet: SshFleet, data: Path, tmp_path: Path,
                                                 force_fallback: bool) -> None:
     from collector.engine.sqlite_copy import copy_database
-    from collector.transport.ssh import HostKeyChecker, SshSpec, SshTransport
+    from collector.transport.host import Host
+    from collector.transport.ssh import HostKeyChecker, SshConnection, SshSpec
 
     db = data / f"stats-{force_fallback}.db"
     con = sqlite3.connect(db)
@@ -311,7 +313,7 @@ def test_live_stats_database_copy_is_consistent(fleet: SshFleet, data: Path, tmp
     thread.start()
     h1 = fleet["h1"]
     spec = SshSpec("h1", h1.address, h1.port, "cptest", [str(fleet.client_key)], known_hosts=str(fleet.known_hosts))
-    t = SshTransport(spec, HostKeyChecker(str(fleet.known_hosts), False))
+    t = Host(SshConnection(spec, HostKeyChecker(str(fleet.known_hosts), False)))
     if force_fallback:
         t.which = lambda command: command != "sqlite3"  # a host without the sqlite3 CLI
     try:

@@ -10,11 +10,11 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from collector.defaults import FAILED, STATUSES  # noqa: F401 - re-exported for readers
+
 FORMAT = "casepack/1"
 # ok: collected; missing: not found; skipped: not applicable (a required command is absent);
 # denied: no permission; failed: any other error; timed_out: took longer than its timeout
-STATUSES = ("ok", "missing", "skipped", "denied", "failed", "timed_out")
-FAILED = ("missing", "denied", "failed", "timed_out")
 
 
 @dataclass
@@ -40,6 +40,7 @@ class ArtifactResult:
     version: str | None = None  # version artifacts: the first line of output
     check: dict[str, Any] | None = None  # check artifacts: result, value, message, remedy
     notes: list[str] = field(default_factory=list)
+    window: str | None = None  # the time window applied to this artifact, or why none
 
     @property
     def counts_as_failure(self) -> bool:

@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from collector import secrets
 from collector.bundle.casedoc import human_size
 from collector.bundle.crypto import Encryption, keygen, parse_recipients
 from collector.bundle.opener import OpenLimits, OpenResult, open_bundle
@@ -46,6 +47,7 @@ def read_passphrase(ask: bool, env: str | None, confirm: bool) -> str | None:
         value = os.environ.get(env)
         if not value:
             raise InputError(f"--passphrase-env: environment variable {env} is unset or empty")
+        secrets.register(value, env)
         return value
     if not ask:
         return None
@@ -54,6 +56,7 @@ def read_passphrase(ask: bool, env: str | None, confirm: bool) -> str | None:
     value = click.prompt("Passphrase", hide_input=True, confirmation_prompt=confirm, err=True)
     if not value:
         raise InputError("the passphrase is empty")
+    secrets.register(value)
     return value
 
 

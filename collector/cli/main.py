@@ -45,7 +45,9 @@ def cli(ctx: click.Context, traceback: bool) -> None:
               help="Probe name or probe .toml file (repeatable). Default: system.")
 @click.option("--case", "case_file", metavar="FILE", help="Case file (TOML): fields, contact, vars.")
 @click.option("-o", "--output", metavar="PATH", help="Directory for the bundle, or the bundle's file name.")
-@click.option("--since", metavar="DUR", help="Time window start: 30m, 6h, 2d, 1w or an ISO time (UTC).")
+@click.option("--since", metavar="DUR",
+              help="Time window start: 30m, 6h, 2d, 1w or an ISO time (UTC). Default: logs whole (newest "
+                   "part up to the size cap), commands such as journalctl the last 24 h.")
 @click.option("--max-file-size", default="256MiB", show_default=True, metavar="SIZE",
               help="Cap per file; logs keep their newest part.")
 @click.option("-j", "--jobs", default=4, show_default=True, type=click.IntRange(1, 256),
@@ -82,8 +84,10 @@ def collect_cmd(hosts: tuple[str, ...], inventory: str | None, probes: tuple[str
     except ProbeSpecError as exc:
         raise InputError(str(exc)) from None
     since_text = since or (case.collect.get("since") if case else None)
+    whole = str(since_text).strip().lower() in ("all", "none") if since_text else False
     options = RunOptions(
-        since=parse_since(str(since_text), now) if since_text else None,
+        since=parse_since(str(since_text), now) if since_text and not whole else None,
+        since_origin="--since" if since else "case file" if since_text else None,
         max_file_size=parse_size_option(max_file_size, "--max-file-size"),
         pseudonymize=pseudonymize, mapping=mapping,
         redaction=redaction_config(case.extra.get("redaction") if case else None, f"case file {case_file} [redaction]"),

@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 
+from collector import secrets
 from collector.errors import InputError
 from collector.hosts.resolve import SshOptions
 
@@ -49,6 +50,7 @@ def ssh_settings(values: dict[str, Any], interactive: bool) -> SshOptions:
         if not interactive:
             raise InputError("--sudo-password needs a terminal to ask on", hint="use --sudo-password-env NAME")
         sudo_password = getpass.getpass("sudo password for the remote hosts: ")
+    secrets.register(sudo_password, values.get("sudo_password_env"))
     return SshOptions(
         ssh_config=values.get("ssh_config"), known_hosts=values.get("known_hosts"),
         accept_new=bool(values.get("accept_new_host_keys")), identity_files=list(values.get("identities") or ()),

@@ -18,7 +18,9 @@ from collector.engine.checks import evaluate
 from collector.engine.sqlite_copy import copy_database
 from collector.engine.stream import Gunzip, SinceFilter, SkipPartialLine, Spool, tail_offset
 from collector.errors import ArtifactError
-from collector.transport.base import FileInfo, Transport
+from collector.plan import Task, Window
+from collector.transport.base import CommandResult, FileInfo
+from collector.transport.host import Host
 from probes.spec import Artifact
 from redaction import RedactionConfig, RedactionStream, Redactor
 from redaction.sqlite import redact_database
@@ -28,7 +30,8 @@ CHECK_OUTPUT_LIMIT = 1 << 16
 
 @dataclass
 class RunOptions:
-    since: float | None = None  # epoch seconds: start of the time window
+    since: float | None = None  # epoch seconds: start of the time window (None: whole files, newest first)
+    since_origin: str | None = None  # where ``since`` came from ("--since", "case file")
     max_file_size: int = 256 * 1024 * 1024
     redact: bool = True
     pseudonymize: bool = False  # identifiers → consistent pseudonyms (mapping kept beside the bundle)
@@ -47,24 +50,27 @@ def rotated_variants(pattern: str) -> tuple[str, ...]:
 class ArtifactCollector:
     """Collects the artifacts of one probe on one host into the bundle."""
 
-    def __init__(self, transport: Transport, host: str, probe: str, options: RunOptions,
+    def __init__(self, host: Host, shown: str, options: RunOptions, window: Window,
                  redactor: Redactor | None, writer: BundleWriter, spool_dir: str) -> None:
-        self.t, self.host, self.probe = transport, host, probe
-        self.options, self.redactor, self.writer, self.spool_dir = options, redactor, writer, spool_dir
+        self.t, self.host = host, shown
+        self.options, self.window = options, window
+        self.redactor, self.writer, self.spool_dir = redactor, writer, spool_dir
 
-    def collect(self, art: Artifact) -> list[ArtifactResult]:
+    def collect(self, task: Task) -> list[ArtifactResult]:
+        art = task.artifact
         started = time.monotonic()
         source = art.command or " ".join(art.paths)
-        base = ArtifactResult(self.host, self.probe, art.name, art.kind, source,
+        base = ArtifactResult(self.host, task.probe, art.name, art.kind, source,
                               optional=art.optional, needs_root=art.needs_root)
         try:
-            missing = [c for c in art.requires if not self.t.which(c)]
-            if missing:
-                raise ArtifactError("skipped", f"{', '.join(missing)} not installed")
+            skip = unmet_requirements(self.t, art)
+            if skip:
+                raise ArtifactError("skipped", skip)
             if art.kind in ("config", "log", "stats"):
-                results = self._files(art, base)
+                results = self._files(task, base)
             else:
-                results = [self._command(art, base)]
+                base.window = self.window.for_command(task.uses_since)
+                results = [self._command(task, base)]
         except ArtifactError as exc:
             base.status, base.error = exc.status, exc.reason
             results = [base]
@@ -76,11 +82,12 @@ class ArtifactCollector:
         return results
 
     # -- commands ---------------------------------------------------------------------------
-    def _command(self, art: Artifact, res: ArtifactResult) -> ArtifactResult:
+    def _command(self, task: Task, res: ArtifactResult) -> ArtifactResult:
+        art = task.artifact
         assert art.command is not None
         cap = art.max_size or self.options.max_file_size
         spool = Spool(self.spool_dir, cap)
-        redact = self._redaction(art, None, res)
+        redact = self._redaction(task, None, res)
         head = bytearray()
 
         def sink(data: bytes) -> None:
@@ -100,64 +107,37 @@ class ArtifactCollector:
             spool.close()
             res.exit_code = out.exit_code
             res.truncated = spool.truncated
-            self._store(res, art, spool, None)
+            self._store(res, task, spool, None)
         finally:
             spool.discard()
         if redact:
             res.redactions = dict(redact.counts)
-        text = head.decode("utf-8", "replace")
-        if out.timed_out:
-            res.status, res.error = "timed_out", f"command timed out after {art.timeout:g}s"
-            res.truncated = True
-        elif art.kind == "check":
-            assert art.check is not None
-            res.check = evaluate(art.check, text, out.exit_code)
-        elif out.exit_code != 0:
-            res.status = "denied" if out.denied else "failed"
-            res.error = f"exit status {out.exit_code}: {out.stderr.splitlines()[-1] if out.stderr else ''}".strip()
-        if art.kind == "version" and res.status == "ok":
-            res.version = next((ln.strip() for ln in text.splitlines() if ln.strip()), None)
+        apply_outcome(res, art, out, head.decode("utf-8", "replace"))
         return res
 
     # -- files ------------------------------------------------------------------------------
-    def _files(self, art: Artifact, base: ArtifactResult) -> list[ArtifactResult]:
-        found: list[FileInfo] = []
-        for pattern in art.paths:
-            variants = rotated_variants(pattern) if art.kind == "log" else (pattern,)
-            matches = [f for f in self.t.glob_all(variants, as_root=art.needs_root) if f.is_file]
-            found.extend(m for m in matches if m.path not in {f.path for f in found})
-            if art.first_match and found:
-                break
-        if not found:
-            raise ArtifactError("missing", f"not found: {', '.join(art.paths)}")
-        notes = []
-        if art.kind == "log":
-            found.sort(key=lambda f: f.mtime, reverse=True)
-            if self.options.since is not None:
-                recent = [f for f in found if f.mtime >= self.options.since]
-                if len(recent) < len(found):
-                    notes.append(f"{len(found) - len(recent)} file(s) older than the time window skipped")
-                found = recent or found[:1]
-            if art.max_files is not None and len(found) > art.max_files:
-                notes.append(f"newest {art.max_files} of {len(found)} files kept")
-                found = found[: art.max_files]
+    def _files(self, task: Task, base: ArtifactResult) -> list[ArtifactResult]:
+        art = task.artifact
+        found, notes = locate(self.t, art, self.window)
+        window = self.window.for_log() if art.kind == "log" else None
         results = []
         for info in found:
-            res = ArtifactResult(self.host, self.probe, art.name, art.kind, info.path,
-                                 optional=art.optional, needs_root=art.needs_root, notes=list(notes))
+            res = ArtifactResult(self.host, task.probe, art.name, art.kind, info.path,
+                                 optional=art.optional, needs_root=art.needs_root, notes=list(notes), window=window)
             started = time.monotonic()
             try:
                 if art.kind == "stats":
-                    self._stats(art, info, res)
+                    self._stats(task, info, res)
                 else:
-                    self._file(art, info, res)
+                    self._file(task, info, res)
             except ArtifactError as exc:
                 res.status, res.error = exc.status, exc.reason
             res.duration = round(time.monotonic() - started, 3)
             results.append(res)
         return results
 
-    def _file(self, art: Artifact, info: FileInfo, res: ArtifactResult) -> None:
+    def _file(self, task: Task, info: FileInfo, res: ArtifactResult) -> None:
+        art = task.artifact
         cap = art.max_size or self.options.max_file_size
         gz = info.path.endswith(".gz")
         is_log = art.kind == "log"
@@ -171,10 +151,10 @@ class ArtifactCollector:
             stages.append(SkipPartialLine())
         if gz:
             stages.append(Gunzip())
-        since = SinceFilter(self.options.since) if is_log and self.options.since is not None else None
+        since = SinceFilter(self.window.since) if is_log and self.window.since is not None else None
         if since:
             stages.append(since)
-        redact = self._redaction(art, info.path, res)
+        redact = self._redaction(task, info.path, res)
         if redact:
             stages.append(redact.feed)
         # logs that may need cutting to their tail afterwards are spooled plain; the rest compressed
@@ -202,11 +182,14 @@ class ArtifactCollector:
             res.truncated = res.truncated or spool.truncated or start > 0
             if since and since.dropped:
                 res.notes.append(f"{since.dropped} bytes before the time window dropped")
-            self._store(res, art, spool, info.path, start, info.mtime)
+            elif since and not since.seen_timestamp:
+                res.window = "none: no timestamp recognised in the file, kept whole"
+            self._store(res, task, spool, info.path, start, info.mtime)
         finally:
             spool.discard()
 
-    def _stats(self, art: Artifact, info: FileInfo, res: ArtifactResult) -> None:
+    def _stats(self, task: Task, info: FileInfo, res: ArtifactResult) -> None:
+        art = task.artifact
         res.source_size = info.size
         dest = os.path.join(self.spool_dir, f"db-{os.getpid()}-{id(res)}.sqlite")
         try:
@@ -219,9 +202,9 @@ class ArtifactCollector:
             stored = dest
             if self.redactor is not None and art.redact:  # rows redacted in memory, written fresh by VACUUM INTO
                 stored = dest + ".redacted"
-                res.redactions = dict(redact_database(dest, stored, self.redactor, self._arcname(art, info.path)))
+                res.redactions = dict(redact_database(dest, stored, self.redactor, self._arcname(task, info.path)))
                 size = os.path.getsize(stored)
-            res.path = self.writer.unique_name(self._arcname(art, info.path))
+            res.path = self.writer.unique_name(self._arcname(task, info.path))
             res.sha256 = self.writer.add_file(res.path, stored, mtime=info.mtime)
             res.size = size
         finally:
@@ -231,29 +214,88 @@ class ArtifactCollector:
                 except FileNotFoundError:
                     pass
 
-    def _redaction(self, art: Artifact, path: str | None, res: ArtifactResult) -> RedactionStream | None:
+    def _redaction(self, task: Task, path: str | None, res: ArtifactResult) -> RedactionStream | None:
         if self.redactor is None:
             return None
-        if not art.redact:
+        if not task.artifact.redact:
             res.notes.append("redaction disabled for this artifact by its probe")
             return None
-        return self.redactor.stream(self._arcname(art, path))
+        return self.redactor.stream(self._arcname(task, path))
 
     # -- bundle -----------------------------------------------------------------------------
-    def _arcname(self, art: Artifact, path: str | None) -> str:
-        prefix = f"hosts/{self.host}/{self.probe}/{art.kind}"
+    def _arcname(self, task: Task, path: str | None) -> str:
+        art = task.artifact
+        prefix = f"hosts/{self.host}/{task.probe}/{art.kind}"
         if path is None:
             return f"{prefix}/{art.name}.txt"
         clean = posixpath.normpath("/" + path).lstrip("/")
         clean = clean.removesuffix(".gz")
         return f"{prefix}/{clean}"
 
-    def _store(self, res: ArtifactResult, art: Artifact, spool: Spool, path: str | None,
+    def _store(self, res: ArtifactResult, task: Task, spool: Spool, path: str | None,
                offset: int = 0, mtime: float | None = None) -> None:
-        res.path = self.writer.unique_name(self._arcname(art, path))
+        res.path = self.writer.unique_name(self._arcname(task, path))
         res.size = spool.size - offset
         if spool.compressed:
             self.writer.add_frame(res.path, spool.path, spool.size, mtime)
             res.sha256 = spool.sha256
         else:
             res.sha256 = self.writer.add_file(res.path, spool.path, offset, res.size, mtime)
+
+
+# -- decisions shared with process-test (collector.preflight evaluates the same plan) --------------
+def unmet_requirements(host: Host, art: Artifact) -> str | None:
+    """Why the artifact is skipped (a required command is absent), or None."""
+    missing = [c for c in art.requires if not host.which(c)]
+    return f"{', '.join(missing)} not installed" if missing else None
+
+
+def locate(host: Host, art: Artifact, window: Window) -> tuple[list[FileInfo], list[str]]:
+    """The files a file artifact takes (rotated forms, first match, window, newest N) and notes on the choice.
+
+    Raises :class:`ArtifactError`: ``missing`` when nothing matches, ``denied`` when a
+    directory on the way could not be listed (after sudo, where the artifact allows it).
+    """
+    found: list[FileInfo] = []
+    denied: list[str] = []
+    for pattern in art.paths:
+        variants = rotated_variants(pattern) if art.kind == "log" else (pattern,)
+        listing = host.find(variants, as_root=art.needs_root)
+        denied.extend(d for d in listing.denied_dirs if d not in denied)
+        found.extend(m for m in listing.files if m.is_file and m.path not in {f.path for f in found})
+        if art.first_match and found:
+            break
+    if not found:
+        if denied:
+            how = "" if art.needs_root and host.can_escalate else " (mark the artifact needs_root to use sudo)"
+            raise ArtifactError("denied", f"cannot list {', '.join(denied)} as {host.user}{how}")
+        raise ArtifactError("missing", f"not found: {', '.join(art.paths)}")
+    notes = []
+    if art.kind == "log":
+        found.sort(key=lambda f: f.mtime, reverse=True)
+        if window.since is not None:
+            recent = [f for f in found if f.mtime >= window.since]
+            if len(recent) < len(found):
+                notes.append(f"{len(found) - len(recent)} file(s) older than the time window skipped")
+            found = recent or found[:1]
+        if art.max_files is not None and len(found) > art.max_files:
+            notes.append(f"newest {art.max_files} of {len(found)} files kept")
+            found = found[: art.max_files]
+    return found, notes
+
+
+def apply_outcome(res: ArtifactResult, art: Artifact, out: CommandResult, text: str) -> None:
+    """A command's status, error, version line or check verdict from its result and (head of) output."""
+    if out.timed_out:
+        res.status, res.error = "timed_out", f"command timed out after {art.timeout:g}s"
+        res.truncated = True
+    elif art.kind == "check":
+        assert art.check is not None
+        res.check = evaluate(art.check, text, out.exit_code)
+        if out.exit_code not in (0, None) and out.denied:
+            res.status, res.error = "denied", f"exit status {out.exit_code}: {out.last_error}"
+    elif out.exit_code != 0:
+        res.status = "denied" if out.denied else "failed"
+        res.error = f"exit status {out.exit_code}: {out.last_error}".strip().rstrip(":")
+    if art.kind == "version" and res.status == "ok":
+        res.version = next((ln.strip() for ln in text.splitlines() if ln.strip()), None)

@@ -24,24 +24,14 @@ from collector.bundle.index import build_index
 from collector.bundle.manifest import ArtifactResult, HostResult, Manifest
 from collector.bundle.writer import BundleWriter
 from collector.casefile import render_case
+from collector.defaults import ARTIFACT_JOBS
 from collector.engine.artifacts import ArtifactCollector, RunOptions
-from collector.engine.discovery import TransportContext
 from collector.errors import CasepackError, ExitStatus, InputError
-from collector.transport.base import Transport
-from probes.spec import Artifact, Probe, ProbeSpecError
+from collector.hosts.target import HostTarget, safe_name
+from collector.plan import HostPlan, Plan, Task, build_plan, discover, make_window
+from probes.spec import Probe
 from redaction import RedactionConfig, Redactor
 from redaction.pseudonym import save_mapping
-
-ARTIFACT_JOBS = 4  # artifacts collected at once on one host
-
-
-@dataclass
-class HostTarget:
-    name: str  # as shown in the bundle: hosts/<name>/
-    address: str
-    connect: Callable[[], Transport]
-    variables: dict[str, str] = field(default_factory=dict)
-    transport: str = "local"
 
 
 class Reporter(Protocol):
@@ -103,36 +93,6 @@ def bundle_path(output: Path | None, label: str, when: datetime) -> Path:
     return output
 
 
-def safe_name(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("._") or "host"
-
-
-def builtin_variables(host: HostTarget, options: RunOptions, now: float) -> dict[str, str]:
-    since = options.since if options.since is not None else now - 86400
-    fmt = "%Y-%m-%d %H:%M:%S"
-    return {
-        "host": host.name,
-        "since": datetime.fromtimestamp(since, UTC).strftime(fmt),
-        "since_epoch": str(int(since)),
-        "until": datetime.fromtimestamp(now, UTC).strftime(fmt),
-    }
-
-
-def plan(request: CollectRequest, now: float) -> dict[tuple[str, str], tuple[dict[str, str], list[Artifact]]]:
-    """Expand every probe's artifacts for every host; raises on unknown variables before any I/O."""
-    out = {}
-    for host in request.hosts:
-        for probe in request.probes:
-            variables = {**probe.variables, **host.variables, **request.variables,
-                         **builtin_variables(host, request.options, now)}
-            try:
-                arts = [a.expand(variables) for a in probe.artifacts]
-            except ProbeSpecError as exc:
-                raise InputError(f"probe {probe.name}: {exc}") from None
-            out[(host.name, probe.name)] = (variables, arts)
-    return out
-
-
 def collect(request: CollectRequest, reporter: Reporter | None = None) -> CollectResult:
     """Run the collection and write the bundle. Raises :class:`CasepackError` when nothing is usable."""
     reporter = reporter or NullReporter()
@@ -141,8 +101,7 @@ def collect(request: CollectRequest, reporter: Reporter | None = None) -> Collec
     if not request.probes:
         raise InputError("no probes selected")
     started = datetime.now(UTC)
-    now = started.timestamp()
-    steps = plan(request, now)
+    steps = plan_request(request, started.timestamp())
     opts = request.options
     redactor = _redactor(request) if opts.redact else None
     alias = _alias(redactor)
@@ -157,18 +116,18 @@ def collect(request: CollectRequest, reporter: Reporter | None = None) -> Collec
     hosts: list[HostResult] = []
     artifacts: list[ArtifactResult] = []
     try:
-        def run_host(target: HostTarget) -> tuple[HostResult, list[ArtifactResult]]:
-            return _collect_host(target, request, steps, redactor, writer, spool_dir, reporter)
+        def run_host(host_plan: HostPlan) -> tuple[HostResult, list[ArtifactResult]]:
+            return _collect_host(steps, host_plan, request, redactor, writer, spool_dir, reporter)
 
         with ThreadPoolExecutor(max_workers=max(1, request.jobs)) as pool:
-            for host_result, arts in pool.map(run_host, request.hosts):
+            for host_result, arts in pool.map(run_host, steps.hosts):
                 hosts.append(host_result)
                 artifacts.extend(arts)
         manifest = Manifest(
             tool={"name": "casepack", "version": __version__, "python": platform.python_version()},
             created=started.strftime("%Y-%m-%dT%H:%M:%SZ"),
             case=dict(request.case),
-            window={"since": _iso(request.options.since), "until": _iso(now)},
+            window=steps.window.describe(),
             options={"max_file_size": request.options.max_file_size, "redact": request.options.redact,
                      "probes": [p.name for p in request.probes], "jobs": request.jobs,
                      "process_test": request.process_test},
@@ -227,9 +186,10 @@ def _alias(redactor: Redactor | None) -> Callable[[str], str]:
     return lambda name: p.pseudonym("kw", name)
 
 
-def _collect_host(target: HostTarget, request: CollectRequest, steps: dict, redactor: Redactor | None,
+def _collect_host(steps: Plan, host_plan: HostPlan, request: CollectRequest, redactor: Redactor | None,
                   writer: BundleWriter, spool_dir: str, reporter: Reporter
                   ) -> tuple[HostResult, list[ArtifactResult]]:
+    target = host_plan.target
     alias = _alias(redactor)
     shown = alias(target.name)
     address = target.address
@@ -250,23 +210,15 @@ def _collect_host(target: HostTarget, request: CollectRequest, steps: dict, reda
     if redactor is not None and redactor.pseudonymizer is not None:
         host.facts = {k: redactor.redact_value(v.encode(), "facts")[0].decode("utf-8", "replace")
                       for k, v in host.facts.items() if k not in ("address", "via")}
-    work: list[tuple[ArtifactCollector, Artifact]] = []
     try:
-        for probe in request.probes:
-            variables, arts = steps[(target.name, probe.name)]
-            if probe.discover is not None:
-                ctx = TransportContext(transport, variables)
-                try:
-                    arts = arts + list(probe.discover(ctx))
-                except Exception as exc:  # noqa: BLE001 - a probe bug must not stop the host
-                    results.append(ArtifactResult(shown, probe.name, "discover", "command", "discover",
-                                                  status="failed", error=f"discovery failed: {exc}"))
-            collector = ArtifactCollector(transport, shown, probe.name, request.options, redactor,
-                                          writer, spool_dir)
-            work.extend((collector, art) for art in arts)
+        discover(steps, host_plan, transport)
+        for probe_name, error in host_plan.errors:
+            results.append(ArtifactResult(shown, probe_name, "discover", "command", "discover",
+                                          status="failed", error=error))
+        collector = ArtifactCollector(transport, shown, request.options, steps.window, redactor, writer, spool_dir)
 
-        def one(item: tuple[ArtifactCollector, Artifact]) -> list[ArtifactResult]:
-            done = item[0].collect(item[1])
+        def one(task: Task) -> list[ArtifactResult]:
+            done = collector.collect(task)
             for res in done:
                 reporter.artifact_done(res)
             return done
@@ -274,7 +226,7 @@ def _collect_host(target: HostTarget, request: CollectRequest, steps: dict, reda
         # a few artifacts at once over the same connection: each SSH command costs a round trip and
         # a session start on the host (~45 ms here), which dominates many small artifacts
         with ThreadPoolExecutor(max_workers=ARTIFACT_JOBS) as pool:
-            for done in pool.map(one, work):
+            for done in pool.map(one, host_plan.tasks):
                 results.extend(done)
     finally:
         transport.close()
@@ -285,6 +237,12 @@ def _collect_host(target: HostTarget, request: CollectRequest, steps: dict, reda
     host.duration = round(time.monotonic() - started, 3)
     reporter.host_done(host)
     return host, results
+
+
+def plan_request(request: CollectRequest, now: float) -> Plan:
+    """The run's plan (the same one ``process-test`` evaluates); raises on unknown variables before any I/O."""
+    window = make_window(request.options.since, now, request.options.since_origin)
+    return build_plan(request.hosts, request.probes, request.variables, window)
 
 
 def _finish(writer: BundleWriter, manifest: Manifest, redactor: Redactor | None, request: CollectRequest,
@@ -304,7 +262,3 @@ def _finish(writer: BundleWriter, manifest: Manifest, redactor: Redactor | None,
     build_index(manifest, Path(index))
     manifest.files["index.sqlite"] = {"size": os.path.getsize(index), "sha256": writer.add_file("index.sqlite", index)}
     writer.add_bytes("manifest.json", manifest.to_json())
-
-
-def _iso(ts: float | None) -> str | None:
-    return None if ts is None else datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

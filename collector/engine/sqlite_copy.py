@@ -14,7 +14,7 @@ import sqlite3
 import time
 
 from collector.errors import ArtifactError
-from collector.transport.base import Transport
+from collector.transport.host import Host
 
 ATTEMPTS = 5
 
@@ -32,7 +32,7 @@ def integrity_ok(path: str) -> tuple[bool, str]:
     return text == "ok", text
 
 
-def copy_database(transport: Transport, path: str, dest: str, *, timeout: float, as_root: bool,
+def copy_database(transport: Host, path: str, dest: str, *, timeout: float, as_root: bool,
                   spool_dir: str) -> str:
     """Write a consistent copy of ``path`` to local ``dest``; return how it was obtained."""
     reasons = []
@@ -63,7 +63,7 @@ def copy_database(transport: Transport, path: str, dest: str, *, timeout: float,
     raise ArtifactError("failed", "no consistent copy: " + " | ".join(reasons))
 
 
-def _copy_files(transport: Transport, path: str, raw: str, timeout: float, as_root: bool) -> list[str]:
+def _copy_files(transport: Host, path: str, raw: str, timeout: float, as_root: bool) -> list[str]:
     copied = []
     for suffix in ("", "-wal", "-journal"):
         if suffix and transport.stat(path + suffix, as_root=as_root) is None:

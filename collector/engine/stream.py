@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 import tempfile
 import zlib
 from collections.abc import Callable
@@ -17,34 +16,12 @@ from datetime import UTC, datetime
 from typing import BinaryIO
 
 from collector.bundle.writer import compressor
+from collector.timefmt import line_time
 from collector.transport.base import SinkFull
 
 Stage = Callable[[bytes], bytes]
 
-# timestamps at the start of a line, most specific first
-_TS_PATTERNS = (
-    (re.compile(rb"^\[?(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2})"), "%Y-%m-%d %H:%M:%S"),
-    (re.compile(rb"^\[?(\d{4}/\d{2}/\d{2})[ :](\d{2}:\d{2}:\d{2})"), "%Y/%m/%d %H:%M:%S"),
-    (re.compile(rb"^\[?(\d{2}/[A-Z][a-z]{2}/\d{4}):(\d{2}:\d{2}:\d{2})"), "%d/%b/%Y %H:%M:%S"),
-    (re.compile(rb"^([A-Z][a-z]{2} [ \d]\d) (\d{2}:\d{2}:\d{2})"), "%b %d %H:%M:%S"),
-)
 _PROBE_LINES = 2000  # lines without a readable timestamp before the filter gives up
-
-
-def line_time(line: bytes, year: int) -> float | None:
-    """The UTC epoch of a timestamp at the start of ``line``, if one can be read."""
-    for pattern, fmt in _TS_PATTERNS:
-        m = pattern.match(line)
-        if m:
-            text = f"{m.group(1).decode()} {m.group(2).decode()}"
-            try:
-                dt = datetime.strptime(text, fmt)
-            except ValueError:
-                return None
-            if "%Y" not in fmt:
-                dt = dt.replace(year=year)
-            return dt.replace(tzinfo=UTC).timestamp()
-    return None
 
 
 class SinceFilter:
@@ -86,6 +63,11 @@ class SinceFilter:
                     return held + self._open(data[pos + len(line):])
             pos += len(line)
         return b""
+
+    @property
+    def seen_timestamp(self) -> bool:
+        """Whether any line carried a timestamp the filter could read."""
+        return self._seen_ts or self.open
 
     def _open(self, rest: bytes) -> bytes:
         self.open = True

@@ -9,11 +9,12 @@ from dataclasses import dataclass, field
 
 import paramiko
 
-from collector.engine.run import HostTarget, safe_name
 from collector.errors import InputError
 from collector.hosts.inventory import InventoryHost, load_inventory, select
-from collector.transport.local import LocalTransport
-from collector.transport.ssh import HostKeyChecker, PassphrasePrompt, SshSpec, SshTransport
+from collector.hosts.target import HostTarget, safe_name
+from collector.transport.host import Host
+from collector.transport.local import LocalConnection
+from collector.transport.ssh import HostKeyChecker, PassphrasePrompt, SshConnection, SshSpec
 
 LOCAL_NAMES = {"local", "localhost", "-"}
 _HOST_RE = re.compile(r"^(?:(?P<user>[^@\s]+)@)?(?:\[(?P<v6>[^\]]+)\]|(?P<host>[^:@\s]+))(?::(?P<port>\d+))?$")
@@ -34,9 +35,10 @@ class SshOptions:
     limit: str | None = None
 
 
-def local_target() -> HostTarget:
-    transport = LocalTransport()
-    return HostTarget(name=transport.host, address="local", connect=lambda: transport, transport="local")
+def local_target(sudo_password: str | None = None) -> HostTarget:
+    conn = LocalConnection()
+    return HostTarget(name=conn.name, address="local", transport="local",
+                      connect=lambda: Host(conn, sudo_password=sudo_password))
 
 
 class _Resolver:
@@ -100,7 +102,8 @@ class _Resolver:
             self.checkers[spec.known_hosts] = HostKeyChecker(spec.known_hosts, self.opts.accept_new)
         checker, prompt = self.checkers[spec.known_hosts], self.opts.passphrase_prompt
         return HostTarget(name=spec.name, address=spec.address, variables=variables, transport="ssh",
-                          connect=lambda: SshTransport(spec, checker, prompt))
+                          connect=lambda: Host(SshConnection(spec, checker, prompt), sudo_password=spec.sudo_password,
+                                               become=spec.become))
 
 
 def _number(value: object, default: float) -> float:
@@ -114,7 +117,7 @@ def _number(value: object, default: float) -> float:
 def resolve_hosts(hosts: list[str], inventory: str | None, ssh: SshOptions | None = None) -> list[HostTarget]:
     """No hosts and no inventory: this machine. Otherwise SSH targets (``local`` stays local)."""
     if not hosts and not inventory:
-        return [local_target()]
+        return [local_target((ssh or SshOptions()).sudo_password)]
     opts = ssh or SshOptions()
     resolver = _Resolver(opts)
     targets: list[HostTarget] = []
@@ -126,14 +129,14 @@ def resolve_hosts(hosts: list[str], inventory: str | None, ssh: SshOptions | Non
     by_name = {h.name: h for h in inv_hosts}
     for text in hosts:
         if text in LOCAL_NAMES:
-            targets.append(local_target())
+            targets.append(local_target(opts.sudo_password))
         elif text in by_name:  # a HOST argument naming an inventory host picks it
             continue
         else:
             targets.append(resolver.target(resolver.spec(text), {}))
     for host in (h for h in inv_hosts if not hosts or h.name in hosts):  # HOST args narrow the inventory
         if host.name in LOCAL_NAMES or host.settings.get("address") in LOCAL_NAMES:
-            targets.append(local_target())
+            targets.append(local_target(opts.sudo_password))
             continue
         targets.append(resolver.target(resolver.spec(host.name, host.name, host.settings), host.variables))
     names = [t.name for t in targets]

@@ -15,14 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from collector.bundle.casedoc import human_size
-from collector.engine.artifacts import RunOptions
-from collector.engine.discovery import TransportContext
-from collector.engine.run import CollectRequest, HostTarget, plan
+from collector.engine.run import CollectRequest, plan_request
 from collector.errors import CasepackError
-from collector.preflight.inspect import Finding, Retrieval, inspect_artifact
+from collector.plan import HostPlan, Plan, discover
+from collector.preflight.inspect import Finding, Retrieval, evaluate_task
 from collector.preflight.selftest import redaction_selftest
 from collector.preflight.supportplan import check_support_plan
-from probes.spec import Probe
+from collector.transport.host import Host
 
 THROUGHPUT = 60e6  # bytes/s a collection moves (redaction on, one host), for the estimate
 PER_ARTIFACT = 0.05  # seconds of round trips per artifact
@@ -76,10 +75,10 @@ class ProcessTestRequest:
 
 def run_process_test(req: ProcessTestRequest) -> ProcessReport:
     started = time.monotonic()
-    steps = plan(req.collect, time.time())
+    steps = plan_request(req.collect, time.time())  # the very plan collect would run
+    cap = req.collect.options.max_file_size
     with ThreadPoolExecutor(max_workers=max(1, req.collect.jobs)) as pool:
-        hosts = list(pool.map(lambda h: _test_host(h, req.collect.probes, steps, req.collect.options),
-                              req.collect.hosts))
+        hosts = list(pool.map(lambda hp: _test_host(steps, hp, cap), steps.hosts))
     total = sum(h.estimate_bytes for h in hosts)
     waves = -(-len(hosts) // max(1, req.collect.jobs))
     seconds = max((h.estimate_seconds for h in hosts), default=0) * waves
@@ -91,7 +90,8 @@ def run_process_test(req: ProcessTestRequest) -> ProcessReport:
     return ProcessReport(hosts, findings, total, seconds, time.monotonic() - started)
 
 
-def _test_host(target: HostTarget, probes: list[Probe], steps: dict, options: RunOptions) -> HostReport:
+def _test_host(steps: Plan, host_plan: HostPlan, cap: int) -> HostReport:
+    target = host_plan.target
     rep = HostReport(target.name, target.address, target.transport)
     started = time.monotonic()
     try:
@@ -102,35 +102,26 @@ def _test_host(target: HostTarget, probes: list[Probe], steps: dict, options: Ru
         return rep
     try:
         rep.facts = dict(t.facts)
-        user = t.facts.get("user", "?")
         how = ", ".join(f"{k} {v}" for k, v in t.facts.items() if k in ("host_key", "auth", "via"))
-        rep.findings.append(Finding(target.name, "connection", "pass", f"reached as {user}" + (f"; {how}" if how
-                                                                                              else "")))
-        arts = {}
-        for probe in probes:
-            variables, planned = steps[(target.name, probe.name)]
-            if probe.discover is not None:
-                try:
-                    planned = planned + list(probe.discover(TransportContext(t, variables)))
-                except Exception as exc:  # noqa: BLE001 - a probe bug is a finding, not a crash
-                    rep.findings.append(Finding(target.name, f"{probe.name}/discover", "fail", str(exc)))
-            arts[probe.name] = planned
-        sudo_ok = _check_sudo(t, target.name, user, rep, any(a.needs_root for v in arts.values() for a in v))
+        rep.findings.append(Finding(target.name, "connection", "pass", f"reached as {t.user}" + (f"; {how}" if how
+                                                                                                else "")))
+        discover(steps, host_plan, t)
+        for probe_name, error in host_plan.errors:
+            rep.findings.append(Finding(target.name, f"{probe_name}/discover", "fail", error))
+        _check_sudo(t, rep, any(task.artifact.needs_root for task in host_plan.tasks))
         sudo_line = rep.findings[-1]
         stats_bytes = 0
-        for probe_name, planned in arts.items():
-            for art in planned:
-                findings, retrieval, size = inspect_artifact(t, target.name, probe_name, art, user,
-                                                             options.max_file_size, sudo_ok)
-                rep.findings.extend(findings)
-                rep.retrievals.append(retrieval)
-                rep.estimate_bytes += size
-                if art.kind == "stats":
-                    stats_bytes += sum(s for _, s in retrieval.files[:1])
+        for task in host_plan.tasks:
+            findings, retrieval, size = evaluate_task(t, task, steps.window, cap)
+            rep.findings.extend(findings)
+            rep.retrievals.append(retrieval)
+            rep.estimate_bytes += size
+            if task.artifact.kind == "stats":
+                stats_bytes += sum(s for _, s in retrieval.files[:1])
         rep.findings.extend(_host_space(t, target.name, stats_bytes))
-        if sudo_line.result == "warn" and any(r.status in ("not readable", "needs sudo") for r in rep.retrievals):
+        if sudo_line.result == "warn" and any(r.status == "denied" for r in rep.retrievals):
             sudo_line.result = "fail"  # something this host must collect is out of reach without sudo
-        moved = sum(min(s, options.max_file_size) for r in rep.retrievals for _, s in r.files)
+        moved = sum(min(s, cap) for r in rep.retrievals for _, s in r.files)
         rep.estimate_seconds = 0.5 + moved / THROUGHPUT + PER_ARTIFACT * len(rep.retrievals)
     finally:
         t.close()
@@ -138,15 +129,16 @@ def _test_host(target: HostTarget, probes: list[Probe], steps: dict, options: Ru
     return rep
 
 
-def _check_sudo(t: Any, host: str, user: str, rep: HostReport, wanted: bool) -> bool:
+def _check_sudo(t: Host, rep: HostReport, wanted: bool) -> bool:
+    host, user = rep.name, t.user
     if t.is_root:
         rep.findings.append(Finding(host, "sudo", "pass", "connected as root: no sudo needed"))
         return True
-    res = t.run("true", lambda data: None, timeout=15, as_root=True)
+    res = t.sudo_works()
     if res.exit_code == 0:
         rep.findings.append(Finding(host, "sudo", "pass", f"{user} can sudo"))
         return True
-    reason = res.stderr.strip().splitlines()[-1] if res.stderr.strip() else f"exit {res.exit_code}"
+    reason = res.last_error or f"exit {res.exit_code}"
     if not wanted:
         rep.findings.append(Finding(host, "sudo", "pass", f"no artifact needs root (sudo would fail: {reason})"))
         return False
@@ -159,7 +151,7 @@ def _check_sudo(t: Any, host: str, user: str, rep: HostReport, wanted: bool) -> 
     return False
 
 
-def _host_space(t: Any, host: str, needed: int) -> list[Finding]:
+def _host_space(t: Host, host: str, needed: int) -> list[Finding]:
     if not needed:
         return []
     out = bytearray()

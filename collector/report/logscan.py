@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
-from collector.engine.stream import line_time
 from collector.report.signatures import SignatureTable, line_level, normalise
 from collector.report.timeline import Timeline
+from collector.timefmt import line_time
 
 MAX_LINE = 64 << 10
 CHUNK = 1 << 20
@@ -49,7 +49,7 @@ def iter_lines(f: BinaryIO, cap: int = MAX_LINE) -> Iterator[tuple[bytes, bool]]
 
 
 class _Clock:
-    """Timestamps of lines; ISO ones fast (cached per minute), others via ``collector.stream.line_time``."""
+    """Timestamps of lines; ISO ones fast (cached per minute), others via ``collector.timefmt.line_time``."""
 
     def __init__(self, year: int) -> None:
         self.year = year

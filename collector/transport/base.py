@@ -1,26 +1,30 @@
-"""The transport seam: how the engine reaches a host.
+"""The transport seam: how casepack reaches a host.
 
-A transport runs shell commands with streaming output, streams files, stats and
-globs paths. ``local`` reads this machine; ``ssh`` (its own module) reaches
-remote hosts. The engine only talks to this interface.
+A transport is a :class:`Connection`: it starts one POSIX shell command line on the
+host, streams its stdout into a sink, keeps the tail of its stderr, lets a
+:class:`Dialogue` answer what the command asks on stdin (sudo's prompt), and
+closes. That is all a new transport implements (``local.py``, ``ssh.py``). Every
+other operation — reading files, globbing, stat, ``which``, SQLite snapshots, and
+the rule for when to use sudo — is written once on top of it in :mod:`host`.
 """
 
 from __future__ import annotations
 
 import re
 import shlex
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
 Sink = Callable[[bytes], None]
 CHUNK = 1 << 20
+STDERR_KEEP = 8192  # bytes of a command's stderr kept for its error message
 
 # stderr phrases that mean "privilege refused", from sudo and the kernel
 _DENIED = re.compile(
     r"a password is required|is not allowed to|may not run sudo|not in the sudoers|"
     r"permission denied|operation not permitted|sudo: no tty|sudo: a terminal is required|"
-    r"incorrect password|no password was provided|sorry, try again",
+    r"incorrect password|no password was provided|sorry, try again|password attempts",
     re.IGNORECASE,
 )
 
@@ -48,74 +52,91 @@ class CommandResult:
     def denied(self) -> bool:
         return self.exit_code not in (0, None) and bool(_DENIED.search(self.stderr))
 
+    @property
+    def last_error(self) -> str:
+        """The last non-empty stderr line (what a one-line reason should quote)."""
+        lines = [ln for ln in self.stderr.strip().splitlines() if ln.strip()]
+        return lines[-1].strip() if lines else ""
 
-class Transport(Protocol):
-    """What the engine needs from a host. ``as_root`` asks for privilege (sudo -n)."""
 
-    host: str
-    is_root: bool
+class Dialogue(Protocol):
+    """Answers a running command's stderr on its stdin (e.g. sudo's password prompt).
+
+    ``answer`` sees each stderr chunk and returns bytes to write to stdin (b"" for
+    nothing); once ``finished`` is true the transport closes stdin. ``clean`` removes
+    the dialogue's own prompts and markers from the stderr kept for messages.
+    """
+
+    finished: bool
+
+    def answer(self, stderr: bytes) -> bytes: ...
+
+    def clean(self, stderr: str) -> str: ...
+
+
+class Connection(Protocol):
+    """The narrow seam every transport implements."""
+
+    name: str  # the host as the user named it
+    user: str  # the login user on the host
     facts: dict[str, str]  # how the host was reached: user, auth method, host key …
 
-    def run(self, command: str, sink: Sink, *, timeout: float, as_root: bool = False) -> CommandResult: ...
+    def execute(self, line: str, sink: Sink, *, timeout: float, dialogue: Dialogue | None = None) -> CommandResult:
+        """Run ``line`` with ``sh`` on the host; stdout → ``sink``; stdin closed unless ``dialogue`` talks.
 
-    def read(self, path: str, sink: Sink, *, offset: int = 0, timeout: float, as_root: bool = False) -> int:
-        """Stream a file from ``offset`` into ``sink``; return the byte count.
-
-        Raises :class:`collector.errors.ArtifactError` with status ``missing``,
-        ``denied``, ``failed`` or ``timed_out``.
-        """
-        ...
-
-    def stat(self, path: str, *, as_root: bool = False) -> FileInfo | None: ...
-
-    def glob(self, pattern: str, *, as_root: bool = False) -> list[FileInfo]: ...
-
-    def glob_all(self, patterns: Sequence[str], *, as_root: bool = False) -> list[FileInfo]:
-        """Matches of several patterns at once (one round trip on a remote host), without duplicates."""
-        ...
-
-    def which(self, command: str) -> bool: ...
-
-    def sqlite_backup(self, path: str, dest: str, *, timeout: float, as_root: bool = False) -> str:
-        """Write an online-consistent copy of a SQLite database to local ``dest``; return the method.
-
-        Raise :class:`collector.errors.ArtifactError` when the host cannot (the
-        engine then falls back to copying the files and verifying the copy).
+        A sink raising :class:`SinkFull` stops the command (``stopped``); past ``timeout``
+        seconds the command is killed (``timed_out``). Raises
+        :class:`collector.errors.ArtifactError` only when the command cannot be started.
         """
         ...
 
     def close(self) -> None: ...
 
 
+# -- shell snippets every transport shares -------------------------------------------------
 def shell_glob(pattern: str) -> str:
     """Quote a glob for ``sh`` so that only ``* ? [...]`` stay special."""
     parts = re.split(r"(\*|\?|\[[^\]/]*\])", pattern)
     return "".join(p if i % 2 else (shlex.quote(p) if p else "") for i, p in enumerate(parts))
 
 
+def _fixed_dir(pattern: str) -> str:
+    """The directory part of a glob before its first wildcard (``/var/log/nginx/*.log`` → ``/var/log/nginx``)."""
+    head = re.split(r"[*?\[]", pattern, maxsplit=1)[0]
+    return head.rsplit("/", 1)[0] or "/"
+
+
 def stat_script(*patterns: str) -> str:
-    """A POSIX-shell snippet printing ``size mtime type path`` for each match of the ``patterns``."""
-    return (
-        f"for f in {' '.join(shell_glob(p) for p in patterns)}; do [ -e \"$f\" ] || continue; "
-        "if [ -d \"$f\" ]; then t=d; else t=f; fi; "
-        "printf '%s %s %s %s\\n' \"$(stat -L -c %s -- \"$f\")\" \"$(stat -L -c %Y -- \"$f\")\" \"$t\" \"$f\"; done"
-    )
+    """A POSIX-shell snippet printing ``size mtime type path`` for each match of the ``patterns``.
+
+    A pattern whose fixed directory exists but cannot be listed prints ``! denied DIR``,
+    so "not there" and "not allowed to look" are told apart.
+    """
+    loops = []
+    for p in patterns:
+        d = shlex.quote(_fixed_dir(p))
+        loops.append(
+            f"n=0; for f in {shell_glob(p)}; do [ -e \"$f\" ] || continue; n=1; "
+            "if [ -d \"$f\" ]; then t=d; else t=f; fi; "
+            "printf '%s %s %s %s\\n' \"$(stat -L -c %s -- \"$f\")\" \"$(stat -L -c %Y -- \"$f\")\" "
+            "\"$t\" \"$f\"; done; "
+            f"if [ $n = 0 ] && [ -d {d} ] && ! {{ [ -r {d} ] && [ -x {d} ]; }}; "
+            f"then echo \"! denied \"{d}; fi"
+        )
+    return "; ".join(loops)
 
 
-def parse_stat_lines(text: str) -> list[FileInfo]:
-    out = []
+def parse_stat_lines(text: str) -> tuple[list[FileInfo], list[str]]:
+    """Matches, and the directories that could not be listed."""
+    out, denied = [], []
     for line in text.splitlines():
+        if line.startswith("! denied "):
+            denied.append(line[len("! denied "):])
+            continue
         parts = line.split(" ", 3)
         if len(parts) == 4 and parts[0].isdigit() and parts[1].isdigit():
             out.append(FileInfo(parts[3], int(parts[0]), float(parts[1]), parts[2] == "f"))
-    return out
-
-
-def privileged(command: str, as_root: bool, is_root: bool) -> str:
-    """Wrap a command for ``sudo -n`` when root is wanted and we are not root."""
-    if as_root and not is_root:
-        return f"sudo -n -- sh -c {shlex.quote(command)}"
-    return command
+    return out, denied
 
 
 def gentle(command: str) -> str:
@@ -127,3 +148,10 @@ def gentle(command: str) -> str:
         "if command -v ionice >/dev/null 2>&1; then set -- ionice -c2 -n7; else set --; fi; "
         f"if command -v nice >/dev/null 2>&1; then set -- \"$@\" nice -n 10; fi; exec \"$@\" sh -c {inner}"
     )
+
+
+def time_limited(line: str, timeout: float) -> str:
+    """Bound a command line with coreutils ``timeout`` where present (TERM, then KILL 5 s later)."""
+    limit = max(1, int(timeout + 0.999))
+    return (f"if command -v timeout >/dev/null 2>&1; then exec timeout -k 5 {limit} sh -c {shlex.quote(line)}; "
+            f"else exec sh -c {shlex.quote(line)}; fi")

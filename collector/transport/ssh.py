@@ -9,26 +9,16 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import shlex
 import socket
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import paramiko
 
 from collector.errors import ArtifactError, TransportError
-from collector.transport.base import (
-    CHUNK,
-    CommandResult,
-    FileInfo,
-    Sink,
-    SinkFull,
-    gentle,
-    parse_stat_lines,
-    stat_script,
-)
+from collector.transport.base import CHUNK, STDERR_KEEP, CommandResult, Dialogue, Sink, SinkFull
 
 CIPHERS = ("aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "aes128-ctr", "aes256-ctr", "aes192-ctr")
 WINDOW = 4 << 20  # measured: paramiko slows down sharply with larger windows (16 MiB: ~90 MB/s vs ~350)
@@ -225,54 +215,50 @@ def _close(chain: list[paramiko.Transport]) -> None:
             pass
 
 
-class SshTransport:
-    """A :class:`collector.transport.Transport` over one SSH connection."""
+class SshConnection:
+    """The :class:`collector.transport.base.Connection` over one SSH connection (paramiko)."""
 
     def __init__(self, spec: SshSpec, checker: HostKeyChecker, prompt: PassphrasePrompt | None = None) -> None:
         self.spec = spec
-        self.host = spec.name
-        self.is_root = spec.user == "root"
+        self.name = spec.name
+        self.user = spec.user
         self.facts: dict[str, str] = {"user": spec.user, "address": spec.address}
         self._chain = open_transport(spec, checker, prompt, self.facts)
         self._t = self._chain[-1]
         if spec.proxy_jump is not None:
             self.facts["via"] = spec.proxy_jump.address
 
-    # -- commands ---------------------------------------------------------------------------
-    def _wrap(self, command: str, timeout: float, as_root: bool) -> tuple[str, bytes | None]:
-        """The remote command line (niced, time-limited, sudo'd) and what to send on stdin."""
-        inner = gentle(command)
-        stdin = None
-        if as_root and not self.is_root and self.spec.become is not False:
-            if self.spec.sudo_password is not None:
-                inner = f"sudo -S -p '' -- sh -c {shlex.quote(inner)}"
-                stdin = (self.spec.sudo_password + "\n").encode()
-            else:
-                inner = f"sudo -n -- sh -c {shlex.quote(inner)}"
-        limit = max(1, int(timeout + 0.999))
-        line = (f"if command -v timeout >/dev/null 2>&1; then exec timeout -k 5 {limit} sh -c {shlex.quote(inner)}; "
-                f"else exec sh -c {shlex.quote(inner)}; fi")
-        return line, stdin
-
-    def run(self, command: str, sink: Sink, *, timeout: float, as_root: bool = False) -> CommandResult:
-        line, stdin = self._wrap(command, timeout, as_root)
+    def execute(self, line: str, sink: Sink, *, timeout: float, dialogue: Dialogue | None = None) -> CommandResult:
         try:
             chan = self._t.open_session(window_size=WINDOW)
             chan.exec_command(line)
-            if stdin:
-                chan.sendall(stdin)
-            chan.shutdown_write()
+            if dialogue is None:
+                chan.shutdown_write()
         except (paramiko.SSHException, OSError, EOFError) as exc:
             raise ArtifactError("failed", f"SSH channel failed: {exc or type(exc).__name__}") from None
-        deadline = time.monotonic() + timeout + 10  # the remote `timeout` normally ends it first
+        deadline = time.monotonic() + timeout
         err = bytearray()
+        talking = dialogue is not None
         stopped = timed_out = False
-        chan.settimeout(1.0)
+        chan.settimeout(0.2 if talking else 1.0)
+
+        def drain_stderr() -> None:
+            nonlocal talking
+            while chan.recv_stderr_ready():
+                data = chan.recv_stderr(65536)
+                err.extend(data)
+                del err[:-STDERR_KEEP]
+                if talking and dialogue is not None:
+                    reply = dialogue.answer(data)
+                    if reply:
+                        chan.sendall(reply)
+                    if dialogue.finished:
+                        chan.shutdown_write()
+                        talking = False
+
         try:
             while True:
-                while chan.recv_stderr_ready():
-                    err.extend(chan.recv_stderr(65536))
-                    del err[:-4096]
+                drain_stderr()
                 try:
                     data = chan.recv(CHUNK)
                 except TimeoutError:
@@ -286,111 +272,14 @@ class SshTransport:
         except SinkFull:
             stopped = True
         finally:
-            while chan.recv_stderr_ready():
-                err.extend(chan.recv_stderr(65536))
+            try:
+                drain_stderr()
+            except (paramiko.SSHException, OSError, EOFError):
+                pass
             code = None if (stopped or timed_out) else chan.recv_exit_status()
             chan.close()
-        if code == 124 or code == 137:  # coreutils timeout: TERM → 124, KILL → 137
-            timed_out = True
-        stderr = err[-4096:].decode("utf-8", "replace").strip()
+        stderr = err[-STDERR_KEEP:].decode("utf-8", "replace").strip()
         return CommandResult(None if timed_out else code, stderr, timed_out=timed_out, stopped=stopped)
-
-    # -- files ------------------------------------------------------------------------------
-    def read(self, path: str, sink: Sink, *, offset: int = 0, timeout: float, as_root: bool = False) -> int:
-        q = shlex.quote(path)
-        cmd = f"tail -c +{offset + 1} -- {q}" if offset else f"cat -- {q}"
-        count = [0]
-
-        def counting(data: bytes) -> None:
-            count[0] += len(data)
-            sink(data)
-
-        res = self.run(cmd, counting, timeout=timeout)
-        if _permission_problem(res) and as_root and not self.is_root and not count[0]:
-            res = self.run(cmd, counting, timeout=timeout, as_root=True)
-        if res.timed_out:
-            raise ArtifactError("timed_out", f"read timed out after {timeout:g}s: {path}")
-        if res.exit_code not in (0, None) and not res.stopped:
-            text = res.stderr.lower()
-            if "no such file" in text:
-                raise ArtifactError("missing", f"not found: {path}")
-            if res.denied:
-                hint = "" if as_root else " (mark the artifact needs_root to use sudo)"
-                raise ArtifactError("denied", f"{_last(res.stderr)}{hint}")
-            raise ArtifactError("failed", f"reading {path} failed: {_last(res.stderr) or res.exit_code}")
-        return count[0]
-
-    def _capture(self, command: str, timeout: float = 30, as_root: bool = False) -> tuple[str, CommandResult]:
-        buf = bytearray()
-
-        def sink(data: bytes) -> None:
-            buf.extend(data)
-            if len(buf) > 16 << 20:
-                raise SinkFull()
-
-        res = self.run(command, sink, timeout=timeout, as_root=as_root)
-        return buf.decode("utf-8", "replace"), res
-
-    def stat(self, path: str, *, as_root: bool = False) -> FileInfo | None:
-        found = [f for f in self.glob(path, as_root=as_root) if f.path == path]
-        return found[0] if found else None
-
-    def glob(self, pattern: str, *, as_root: bool = False) -> list[FileInfo]:
-        return self.glob_all([pattern], as_root=as_root)
-
-    def glob_all(self, patterns: Sequence[str], *, as_root: bool = False) -> list[FileInfo]:
-        text, _ = self._capture(stat_script(*patterns))
-        found = parse_stat_lines(text)
-        if not found and as_root and not self.is_root:
-            text, _ = self._capture(stat_script(*patterns), as_root=True)
-            found = parse_stat_lines(text)
-        return list({f.path: f for f in found}.values())
-
-    def which(self, command: str) -> bool:
-        _, res = self._capture(f"command -v {shlex.quote(command)} >/dev/null 2>&1")
-        return res.exit_code == 0
-
-    def sqlite_backup(self, path: str, dest: str, *, timeout: float, as_root: bool = False) -> str:
-        """``sqlite3 .backup`` on the host into a private temp dir, streamed back, temp dir removed."""
-        if not self.which("sqlite3"):
-            raise ArtifactError("failed", "sqlite3 is not installed on the host")
-        use_root = as_root and not self.is_root
-        tmp, res = self._capture("mktemp -d 2>/dev/null || mktemp -d -t casepack.XXXXXX", as_root=use_root)
-        tmp = tmp.strip()
-        if res.exit_code != 0 or not tmp.startswith("/"):
-            raise ArtifactError("failed", f"cannot make a temp dir on the host: {_last(res.stderr)}")
-        copy = f"{tmp}/copy.sqlite"
-        try:
-            # VACUUM INTO reads one snapshot inside a single read transaction, so a busy writer never makes it
-            # restart (the online .backup does); .backup remains for SQLite older than 3.27
-            vacuum = f"VACUUM INTO {_sql_quote(copy)}"
-            backup = ".backup " + shlex.quote(copy)
-            cmd = (f"chmod 700 {shlex.quote(tmp)} && {{ sqlite3 -readonly {shlex.quote(path)} {shlex.quote(vacuum)} "
-                   f"|| sqlite3 -readonly {shlex.quote(path)} {shlex.quote(backup)}; }}")
-            _, res = self._capture(cmd, timeout=timeout, as_root=use_root)
-            if res.exit_code != 0:
-                status = "timed_out" if res.timed_out else "denied" if res.denied else "failed"
-                if "unable to open" in res.stderr and not use_root:
-                    status = "denied"
-                raise ArtifactError(status, f"sqlite3 on the host failed: {_last(res.stderr) or status}")
-            with open(dest, "wb") as f:
-                self.read(copy, f.write, timeout=timeout, as_root=use_root)
-        finally:
-            self._capture(f"rm -rf -- {shlex.quote(tmp)}", as_root=use_root)
-        return "sqlite3 VACUUM INTO (snapshot) on the host"
 
     def close(self) -> None:
         _close(self._chain)
-
-
-def _sql_quote(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
-def _permission_problem(res: CommandResult) -> bool:
-    return res.exit_code not in (0, None) and "permission denied" in res.stderr.lower()
-
-
-def _last(text: str) -> str:
-    lines = [ln for ln in text.strip().splitlines() if ln.strip()]
-    return lines[-1] if lines else ""
