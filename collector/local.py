@@ -36,13 +36,14 @@ class LocalTransport:
         self.nice = nice
         self.facts = {"user": _whoami()}
 
-    def run(self, command: str, sink: Sink, *, timeout: float, as_root: bool = False) -> CommandResult:
+    def run(self, command: str, sink: Sink, *, timeout: float, as_root: bool = False,
+            stdin: bytes | None = None) -> CommandResult:
         command = privileged(command, as_root, self.is_root)
         if self.nice:
             command = gentle(command)
         proc = subprocess.Popen(
             ["/bin/sh", "-c", command],
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             start_new_session=True,
@@ -57,6 +58,13 @@ class LocalTransport:
 
         err_thread = threading.Thread(target=drain_stderr, daemon=True)
         err_thread.start()
+        if stdin is not None:
+            assert proc.stdin is not None
+            try:  # a few short lines (secrets for the command's environment): fits the pipe buffer
+                proc.stdin.write(stdin)
+                proc.stdin.close()
+            except BrokenPipeError:
+                pass
         timed_out = threading.Event()
 
         def kill() -> None:

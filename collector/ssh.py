@@ -254,8 +254,10 @@ class SshTransport:
                 f"else exec sh -c {shlex.quote(inner)}; fi")
         return line, stdin
 
-    def run(self, command: str, sink: Sink, *, timeout: float, as_root: bool = False) -> CommandResult:
-        line, stdin = self._wrap(command, timeout, as_root)
+    def run(self, command: str, sink: Sink, *, timeout: float, as_root: bool = False,
+            stdin: bytes | None = None) -> CommandResult:
+        line, sudo_password = self._wrap(command, timeout, as_root)
+        stdin = (sudo_password or b"") + (stdin or b"")  # sudo -S reads its line, the command the rest
         try:
             chan = self._t.open_session(window_size=WINDOW)
             chan.exec_command(line)

@@ -56,7 +56,10 @@ class Transport(Protocol):
     is_root: bool
     facts: dict[str, str]  # how the host was reached: user, auth method, host key …
 
-    def run(self, command: str, sink: Sink, *, timeout: float, as_root: bool = False) -> CommandResult: ...
+    def run(self, command: str, sink: Sink, *, timeout: float, as_root: bool = False,
+            stdin: bytes | None = None) -> CommandResult:
+        """Run a shell command streaming stdout into ``sink``; ``stdin`` (e.g. secrets) is written to it."""
+        ...
 
     def read(self, path: str, sink: Sink, *, offset: int = 0, timeout: float, as_root: bool = False) -> int:
         """Stream a file from ``offset`` into ``sink``; return the byte count.
