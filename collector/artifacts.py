@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import posixpath
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -90,8 +91,10 @@ class ArtifactCollector:
                 head.extend(data[: CHECK_OUTPUT_LIMIT - len(head)])
             spool.write(data)
 
+        command, stdin = art.invocation()  # env values (secrets) go on stdin, never into argv
+        extra = {"stdin": stdin} if stdin is not None else {}
         try:
-            out = self.t.run(art.command, sink, timeout=art.timeout, as_root=art.needs_root)
+            out = self.t.run(command, sink, timeout=art.timeout, as_root=art.needs_root, **extra)
             if redact:
                 tail = redact.close()
                 if len(head) < CHECK_OUTPUT_LIMIT:
@@ -106,9 +109,12 @@ class ArtifactCollector:
         if redact:
             res.redactions = dict(redact.counts)
         text = head.decode("utf-8", "replace")
+        answered_error = _error_line(art.error_output, text, out.stderr)
         if out.timed_out:
             res.status, res.error = "timed_out", f"command timed out after {art.timeout:g}s"
             res.truncated = True
+        elif answered_error is not None:  # e.g. redis NOAUTH, psql FATAL, mysql Access denied: not "ok"
+            res.status, res.error = "failed", f"the command answered an error: {answered_error}"
         elif art.kind == "check":
             assert art.check is not None
             res.check = evaluate(art.check, text, out.exit_code)
@@ -257,3 +263,13 @@ class ArtifactCollector:
             res.sha256 = spool.sha256
         else:
             res.sha256 = self.writer.add_file(res.path, spool.path, offset, res.size, mtime)
+
+
+def _error_line(pattern: str | None, output: str, stderr: str) -> str | None:
+    """The first output or stderr line matching the artifact's ``error_output`` regex, if any."""
+    if not pattern:
+        return None
+    for line in (output + "\n" + stderr).splitlines():
+        if re.search(pattern, line):
+            return line.strip()[:300]
+    return None
