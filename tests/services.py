@@ -11,6 +11,7 @@ touched (PostgreSQL clusters live under ``PG_CLUSTER_CONF_ROOT`` inside it).
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import socket
@@ -354,3 +355,89 @@ def mariadb_service(service_root: Path) -> Iterator[Service]:
                   {"socket": sock, "port": port, "data": data, "watch": [logs]})
     proc.terminate()
     proc.wait(60)
+
+
+# -- collecting through the CLI and reading the bundle -------------------------------------------
+@dataclass
+class Bundle:
+    exit_code: int
+    manifest: dict
+    root: Path  # extracted bundle
+    stderr: str
+
+    def artifacts(self, probe: str) -> list[dict]:
+        return [a for a in self.manifest["artifacts"] if a["probe"] == probe]
+
+    def by_source(self, probe: str) -> dict[str, dict]:
+        return {a["source"]: a for a in self.artifacts(probe)}
+
+    def named(self, probe: str, name: str) -> dict:
+        found = [a for a in self.artifacts(probe) if a["artifact"] == name]
+        assert len(found) == 1, (name, [a["artifact"] for a in self.artifacts(probe)])
+        return found[0]
+
+    def text(self, member: str) -> str:
+        return (self.root / member).read_text(errors="replace")
+
+    def secrets_found(self, secrets: list[str]) -> dict[str, list[str]]:
+        """{secret: [bundle members holding it]} over every member, manifest and index included."""
+        hits: dict[str, list[str]] = {}
+        for p in self.root.rglob("*"):
+            if p.is_file():
+                data = p.read_bytes()
+                for s in secrets:
+                    if s.encode() in data:
+                        hits.setdefault(s, []).append(str(p.relative_to(self.root)))
+        return hits
+
+
+def collect(tmp: Path, probes: list[str], variables: dict[str, str], *extra: str,
+            env: dict[str, str] | None = None) -> Bundle:
+    """``casepack collect`` in-process through click's CliRunner; the manifest read from the bundle."""
+    from click.testing import CliRunner
+
+    from collector.cli import main
+
+    out = tmp / "out"
+    out.mkdir(exist_ok=True)
+    args = ["collect", "-o", str(out), "--no-input", "--json", *extra]
+    for p in probes:
+        args += ["-p", p]
+    for key, value in variables.items():
+        args += ["--var", f"{key}={value}"]
+    runner = CliRunner()
+    with runner.isolation(env=env) as streams:
+        try:
+            main(args)
+            code = 0
+        except SystemExit as exc:
+            code = int(exc.code or 0)
+        stdout = streams[0].getvalue().decode()
+        stderr = streams[1].getvalue().decode() if len(streams) > 2 else ""
+    assert code in (0, 3), f"exit {code}: {stderr}\n{stdout[-2000:]}"
+    bundle = Path(json.loads(stdout)["bundle"])
+    root = tmp / "bundle"
+    root.mkdir()
+    subprocess.run(["tar", "--zstd", "-xf", str(bundle), "-C", str(root)], check=True)
+    manifest = json.loads((root / "manifest.json").read_text())
+    return Bundle(code, manifest, root, stderr)
+
+
+def check_service_bundle(service: Service, bundle: Bundle, runtime: list[str]) -> None:
+    """What every service probe must deliver (see issue 11's 'Done when')."""
+    arts = bundle.artifacts(service.name)
+    version = [a for a in arts if a["kind"] == "version"]
+    assert version and version[0]["status"] == "ok" and service.version in version[0]["version"], version
+    by_source = bundle.by_source(service.name)
+    for conf in service.configs:
+        a = by_source.get(str(conf))
+        assert a is not None, f"config {conf} not in the manifest: {sorted(by_source)}"
+        assert a["status"] == "ok" and a["path"], a
+    for log in service.logs:
+        a = by_source.get(str(log))
+        assert a is not None, f"log {log} not in the manifest: {sorted(by_source)}"
+        assert a["status"] == "ok" or a["error"], a
+    for name in runtime:
+        a = bundle.named(service.name, name)
+        assert a["status"] == "ok" and a["size"] > 0, a
+    assert bundle.secrets_found(service.secrets) == {}

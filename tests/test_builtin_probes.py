@@ -20,7 +20,7 @@ pytestmark = pytest.mark.skipif(CASEPACK is None, reason="casepack is not instal
 
 BINARIES = {
     "redis-server": 'echo "Redis server v=7.0.15 sha=00000000:0 malloc=jemalloc-5.3.0 bits=64 build=abc"',
-    "redis-cli": 'case "$1" in PING) echo PONG;; INFO) printf "# Server\\nredis_version:7.0.15\\n";; esac',
+    "redis-cli": 'case "$*" in *PING) echo PONG;; *INFO*) printf "# Server\\nredis_version:7.0.15\\n";; esac',
     "nginx": 'case "$1" in -V) echo "nginx version: nginx/1.22.1"; echo "configure arguments: --with-http_ssl_module";;'
              ' -t) echo "nginx: the configuration file /etc/nginx/nginx.conf syntax is ok";'
              ' echo "nginx: configuration file /etc/nginx/nginx.conf test is successful";; esac',
@@ -30,9 +30,10 @@ BINARIES = {
 }
 
 LAYOUTS = {
-    "redis": ({"etc/redis/redis.conf": "port 6379\nrequirepass R3disSecretPw\nmaxmemory 2gb\n",
+    "redis": ({"etc/redis/redis.conf": "port 6379\nrequirepass R3disSecretPw\nmaxmemory 2gb\n"
+                                       "logfile {root}/log/redis/redis-server.log\n",
                "log/redis/redis-server.log": "1:M 24 Nov 2026 07:00:00.000 # Server initialized\n"},
-              {"redis_conf": "{root}/etc/redis/redis.conf", "redis_log_dir": "{root}/log/redis"},
+              {"redis_conf": "{root}/etc/redis/redis.conf"},
               "Redis server v=7.0.15", "R3disSecretPw"),
     "nginx": ({"etc/nginx/nginx.conf": "worker_processes auto;\n",
                "etc/nginx/conf.d/api.conf":
@@ -66,7 +67,7 @@ def test_builtin_probe_collects_its_layout(tmp_path: Path, name: str) -> None:
         if text is None:
             path.write_bytes(gzip.compress(b"2026-11-23T07:00:00 WARN rotated\n"))
         else:
-            path.write_text(text)
+            path.write_text(text.replace("{root}", str(root)))
     if name == "app":
         (root / "stats").mkdir()
         db = sqlite3.connect(root / "stats" / "metrics.db")
