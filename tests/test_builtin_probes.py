@@ -21,9 +21,13 @@ pytestmark = pytest.mark.skipif(CASEPACK is None, reason="casepack is not instal
 BINARIES = {
     "redis-server": 'echo "Redis server v=7.0.15 sha=00000000:0 malloc=jemalloc-5.3.0 bits=64 build=abc"',
     "redis-cli": 'case "$*" in *PING) echo PONG;; *INFO*) printf "# Server\\nredis_version:7.0.15\\n";; esac',
-    "nginx": 'case "$1" in -V) echo "nginx version: nginx/1.22.1"; echo "configure arguments: --with-http_ssl_module";;'
-             ' -t) echo "nginx: the configuration file /etc/nginx/nginx.conf syntax is ok";'
-             ' echo "nginx: configuration file /etc/nginx/nginx.conf test is successful";; esac',
+    "nginx": 'conf=/etc/nginx/nginx.conf; prev=; for a; do [ "$prev" = -c ] && conf=$a; prev=$a; done;'
+             ' case "$1" in -V) echo "nginx version: nginx/1.22.1";'
+             ' echo "configure arguments: --with-http_ssl_module";;'
+             ' -t) echo "nginx: the configuration file $conf syntax is ok";'
+             ' echo "nginx: configuration file $conf test is successful";;'
+             ' -T) for f in "$conf" "${conf%/*}"/conf.d/*.conf; do echo "# configuration file $f:"; cat "$f"; done;;'
+             ' esac',
     "postgres": 'echo "postgres (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)"',
     "pg_isready": 'echo "/var/run/postgresql:5432 - accepting connections"',
     "psql": 'echo "shared_buffers|128MB|8kB|configuration file"',
@@ -35,11 +39,11 @@ LAYOUTS = {
                "log/redis/redis-server.log": "1:M 24 Nov 2026 07:00:00.000 # Server initialized\n"},
               {"redis_conf": "{root}/etc/redis/redis.conf"},
               "Redis server v=7.0.15", "R3disSecretPw"),
-    "nginx": ({"etc/nginx/nginx.conf": "worker_processes auto;\n",
+    "nginx": ({"etc/nginx/nginx.conf": "worker_processes auto;\nerror_log {root}/log/nginx/error.log;\n",
                "etc/nginx/conf.d/api.conf":
                    "location / { proxy_set_header Authorization \"Bearer ngxT0kenValue123\"; }\n",
                "log/nginx/error.log": "2026/11/24 07:00:00 [error] 12#12: *1 connect() failed\n"},
-              {"nginx_conf_dir": "{root}/etc/nginx", "nginx_log_dir": "{root}/log/nginx"},
+              {"nginx_conf": "{root}/etc/nginx/nginx.conf"},
               "nginx version: nginx/1.22.1", "ngxT0kenValue123"),
     "postgresql": ({"etc/postgresql/15/main/postgresql.conf": "password_encryption = scram-sha-256\nport = 5432\n",
                     "etc/postgresql/15/main/pg_hba.conf": "host all all 10.0.0.0/8 scram-sha-256\n",
