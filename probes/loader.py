@@ -15,7 +15,8 @@ from probes.spec import ENV_NAME_RE, KINDS, NAME_RE, Artifact, Check, Probe, Pro
 BUILTIN_DIR = Path(__file__).parent / "builtin"
 # Probes that need logic are Python modules exposing ``PROBE``.
 # ``load()`` (when present) builds the probe at each load, so ``env``-sourced variables are current.
-PYTHON_PROBES = {"amps": "probes.amps", "redis": "probes.redis", "nginx": "probes.nginx"}
+PYTHON_PROBES = {"amps": "probes.amps", "redis": "probes.redis", "nginx": "probes.nginx",
+                 "postgresql": "probes.postgresql"}
 
 _ARTIFACT_KEYS = {
     "name", "kind", "description", "command", "paths", "path", "first_match", "needs_root",
