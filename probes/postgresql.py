@@ -94,7 +94,7 @@ def discover(ctx: DiscoveryContext) -> list[Artifact]:
     if not clusters:
         for conf in expand_glob(ctx, f"{root}/*/*/postgresql.conf"):
             version, name = conf.split("/")[-3:-1]
-            clusters.append(Cluster(version, name))
+            clusters.append(Cluster(version, name, data_dir=f"/var/lib/postgresql/{version}/{name}"))
     found = ArtifactList()
     if not clusters:
         found.file("config", "config", f"{root}/*/*/postgresql.conf", "no PostgreSQL cluster found under pg_conf_root")
@@ -143,7 +143,8 @@ def _cluster(ctx: DiscoveryContext, found: ArtifactList, root: str, user: str, c
     if c.log_file and data_dir:
         listed = resolve(strftime_glob(c.log_file), data_dir)
         found.file(f"log-{c.tag}", "log", listed, f"log file of {c.tag} named by pg_lsclusters")
-    if settings.get("logging_collector", "off").lower() in ("on", "true", "yes", "1") and data_dir:
+    collector_on = settings.get("logging_collector", "off").lower() in ("on", "true", "yes", "1")
+    if collector_on and (data_dir or settings.get("log_directory", "").startswith("/")):
         log_dir = resolve(settings.get("log_directory", "log"), data_dir)
         pattern = strftime_glob(settings.get("log_filename", "postgresql-%Y-%m-%d_%H%M%S.log"))
         found.file(f"log-{c.tag}", "log", f"{log_dir}/{pattern}", f"logging_collector of {c.tag}")
