@@ -16,7 +16,7 @@ BUILTIN_DIR = Path(__file__).parent / "builtin"
 # Probes that need logic are Python modules exposing ``PROBE``.
 # ``load()`` (when present) builds the probe at each load, so ``env``-sourced variables are current.
 PYTHON_PROBES = {"amps": "probes.amps", "redis": "probes.redis", "nginx": "probes.nginx",
-                 "postgresql": "probes.postgresql"}
+                 "postgresql": "probes.postgresql", "mariadb": "probes.mariadb"}
 
 _ARTIFACT_KEYS = {
     "name", "kind", "description", "command", "paths", "path", "first_match", "needs_root",
