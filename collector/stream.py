@@ -21,12 +21,18 @@ from collector.transport import SinkFull
 
 Stage = Callable[[bytes], bytes]
 
-# timestamps at the start of a line, most specific first
+# timestamps at the start of a line (after a known prefix), most specific first
 _TS_PATTERNS = (
-    (re.compile(rb"^\[?(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2})"), "%Y-%m-%d %H:%M:%S"),
-    (re.compile(rb"^\[?(\d{4}/\d{2}/\d{2})[ :](\d{2}:\d{2}:\d{2})"), "%Y/%m/%d %H:%M:%S"),
-    (re.compile(rb"^\[?(\d{2}/[A-Z][a-z]{2}/\d{4}):(\d{2}:\d{2}:\d{2})"), "%d/%b/%Y %H:%M:%S"),
-    (re.compile(rb"^([A-Z][a-z]{2} [ \d]\d) (\d{2}:\d{2}:\d{2})"), "%b %d %H:%M:%S"),
+    # ISO / PostgreSQL / MariaDB 10.x error log (`2026-12-02  2:00:23`) / MySQL 8 slow log (`# Time: 2026-…T…`)
+    (re.compile(rb"^(?:# Time: )?\[?(\d{4}-\d{2}-\d{2})(?:T| +)(\d{1,2}:\d{2}:\d{2})"), "%Y-%m-%d %H:%M:%S"),
+    (re.compile(rb"^\[?(\d{4}/\d{2}/\d{2})[ :](\d{2}:\d{2}:\d{2})"), "%Y/%m/%d %H:%M:%S"),  # nginx error log
+    # Apache/nginx: at the start, or after `client ident user ` in the combined/common access log format
+    (re.compile(rb"^(?:\S+ \S+ \S+ )?\[?(\d{2}/[A-Z][a-z]{2}/\d{4}):(\d{2}:\d{2}:\d{2})"), "%d/%b/%Y %H:%M:%S"),
+    # redis: `12345:M 02 Dec 2026 02:00:23.152`
+    (re.compile(rb"^(?:\d+:[A-Z] )?(\d{2} [A-Z][a-z]{2} \d{4}) (\d{2}:\d{2}:\d{2})"), "%d %b %Y %H:%M:%S"),
+    # MariaDB/MySQL 5.x: error and general log `261202  2:00:23`, slow log `# Time: 261202  2:00:23`
+    (re.compile(rb"^(?:# Time: )?(\d{6})\s+(\d{1,2}:\d{2}:\d{2})\b"), "%y%m%d %H:%M:%S"),
+    (re.compile(rb"^([A-Z][a-z]{2} [ \d]\d) (\d{2}:\d{2}:\d{2})"), "%b %d %H:%M:%S"),  # syslog
 )
 _PROBE_LINES = 2000  # lines without a readable timestamp before the filter gives up
 
