@@ -269,7 +269,8 @@ def postgresql_service(service_root: Path) -> Iterator[Service]:
         confd = cdir / "conf.d"
         confd.mkdir(exist_ok=True)
         tuning = confd / "10-tuning.conf"
-        tuning.write_text("shared_buffers = 32MB\nmax_connections = 30\nlog_min_duration_statement = 1000\n")
+        tuning.write_text("shared_buffers = 32MB\nmax_connections = 30\nlog_min_duration_statement = 1000\n"
+                          "checkpoint_timeout = 1h\n")  # no timed checkpoint line while the tests measure
         extra = cdir / "extra.conf"  # pulled in by an `include` line, outside conf.d
         extra.write_text(f"# archive credentials\narchive_mode = off\n"
                          f"archive_command = 'PGPASSWORD={PG_CONFD_PASSWORD} /bin/true %p'\n")
