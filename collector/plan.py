@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from collector import secrets
 from collector.defaults import DEFAULT_WINDOW
 from collector.engine.discovery import TransportContext
 from collector.errors import InputError
@@ -111,6 +112,8 @@ def build_plan(hosts: list[HostTarget], probes: list[Probe], variables: Mapping[
         tasks: list[Task] = []
         for probe in probes:
             values = {**probe.variables, **host.variables, **variables, **builtin_variables(host, window)}
+            for name in probe.secrets:  # the redactor removes them anywhere; children never inherit them
+                secrets.register(values.get(name))
             try:
                 tasks.extend(Task(probe.name, a.expand(values), uses_since="{since" in (a.command or ""))
                              for a in probe.artifacts)

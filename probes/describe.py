@@ -6,7 +6,7 @@ from probes.spec import Probe, ProbeSpecError
 
 
 def describe(probe: Probe, overrides: dict[str, str] | None = None) -> str:
-    variables = {**probe.variables, **(overrides or {}),
+    variables = {**probe.shown_variables(overrides),
                  "host": "<host>", "since": "<window start>", "since_epoch": "<epoch>", "until": "<now>"}
     lines = [f"probe {probe.name} ({probe.source})", f"  {probe.description}", ""]
     if probe.variables or probe.variable_help:
@@ -14,7 +14,9 @@ def describe(probe: Probe, overrides: dict[str, str] | None = None) -> str:
         for name in sorted(set(probe.variables) | set(probe.variable_help)):
             value = variables.get(name, "")
             help_text = probe.variable_help.get(name, "")
-            lines.append(f"  {name} = {value!r}" + (f"   # {help_text}" if help_text else ""))
+            shown = value if value == "[secret]" else repr(value)
+            secret = " (secret)" if name in probe.secrets else ""
+            lines.append(f"  {name} = {shown}{secret}" + (f"   # {help_text}" if help_text else ""))
         lines.append("")
     if probe.discover is not None:
         lines += ["discovery:", *("  " + ln for ln in (probe.discover_help or "runs on the host").splitlines()), ""]
@@ -32,6 +34,10 @@ def describe(probe: Probe, overrides: dict[str, str] | None = None) -> str:
             lines.append(f"           {art.description}")
         if art.command:
             lines.append(f"           $ {art.command}")
+        for env_name, env_value in art.env:
+            lines.append(f"           env {env_name}={env_value}  (sent on stdin, not in argv)")
+        if art.error_output:
+            lines.append(f"           failed when the output matches /{art.error_output}/")
         for path in art.paths:
             lines.append(f"           {path}")
         limits = [f"timeout {art.timeout:g}s"]

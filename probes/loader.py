@@ -3,20 +3,27 @@
 from __future__ import annotations
 
 import importlib
+import os
+import re
 import tomllib
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from probes.spec import KINDS, NAME_RE, Artifact, Check, Probe, ProbeSpecError, parse_size
+from probes.spec import ENV_NAME_RE, KINDS, NAME_RE, Artifact, Check, Probe, ProbeSpecError, parse_size
 
 BUILTIN_DIR = Path(__file__).parent / "builtin"
 # Probes that need logic are Python modules exposing ``PROBE``.
-PYTHON_PROBES = {"amps": "probes.amps"}
+# ``load()`` (when present) builds the probe at each load, so ``env``-sourced variables are current.
+PYTHON_PROBES = {"amps": "probes.amps", "redis": "probes.redis", "nginx": "probes.nginx",
+                 "postgresql": "probes.postgresql", "mariadb": "probes.mariadb"}
 
 _ARTIFACT_KEYS = {
     "name", "kind", "description", "command", "paths", "path", "first_match", "needs_root",
     "optional", "requires", "timeout", "max_size", "max_files", "tail_lines", "check", "redact",
+    "env", "error_output",
 }
+_VAR_KEYS = {"value", "secret", "env", "help"}
 _CHECK_KEYS = {
     "expect_exit", "expect_output", "value_regex", "warn_above", "fail_above", "warn_below",
     "fail_below", "on_mismatch", "remedy",
@@ -50,8 +57,6 @@ def _check_from(table: dict[str, Any], where: str) -> Check:
     kw["on_mismatch"] = on_mismatch
     for key in ("expect_output", "value_regex"):
         if kw.get(key):
-            import re
-
             try:
                 re.compile(kw[key])
             except re.error as exc:
@@ -87,6 +92,18 @@ def artifact_from_table(table: dict[str, Any], where: str) -> Artifact:
     check_table = _typed(table, "check", dict, where)
     if check_table is not None and kind != "check":
         raise ProbeSpecError(f"{where}: only check artifacts take a [check] table")
+    env = _typed(table, "env", dict, where) or {}
+    for key, value in env.items():
+        if not ENV_NAME_RE.match(key) or not isinstance(value, str):
+            raise ProbeSpecError(f"{where}: env: {key!r} must be an environment name with a string value")
+    if env and not command:
+        raise ProbeSpecError(f"{where}: only command artifacts take 'env'")
+    error_output = _typed(table, "error_output", str, where)
+    if error_output:
+        try:
+            re.compile(error_output)
+        except re.error as exc:
+            raise ProbeSpecError(f"{where}: bad regex in error_output: {exc}") from None
     timeout = _typed(table, "timeout", (int, float), where)
     if timeout is not None and timeout <= 0:
         raise ProbeSpecError(f"{where}: 'timeout' must be positive")
@@ -106,7 +123,37 @@ def artifact_from_table(table: dict[str, Any], where: str) -> Artifact:
         tail_lines=_typed(table, "tail_lines", int, where),
         check=_check_from(check_table or {}, where) if kind == "check" else None,
         redact=_typed(table, "redact", bool, where) is not False,
+        env=tuple(env.items()),
+        error_output=error_output or None,
     )
+
+
+def variables_from_table(table: object, source: str) -> tuple[dict[str, str], dict[str, str], frozenset[str]]:
+    """``[vars]``: ``name = "value"`` or ``name = {value, secret, env, help}`` → (values, help, secrets).
+
+    ``env`` names an environment variable of the collecting machine whose value, when set, is the
+    default (how a secret reaches casepack without a command line or a file).
+    """
+    if not isinstance(table, dict):
+        raise ProbeSpecError(f"{source}: [vars] must be a table")
+    values: dict[str, str] = {}
+    helps: dict[str, str] = {}
+    secrets = set()
+    for name, spec in table.items():
+        if not isinstance(spec, dict):
+            values[name] = str(spec)
+            continue
+        unknown = set(spec) - _VAR_KEYS
+        if unknown:
+            raise ProbeSpecError(f"{source}: vars.{name}: unknown field(s) {', '.join(sorted(unknown))}")
+        values[name] = str(spec.get("value", ""))
+        if spec.get("env") and os.environ.get(str(spec["env"])):
+            values[name] = os.environ[str(spec["env"])]
+        if spec.get("help"):
+            helps[name] = str(spec["help"])
+        if spec.get("secret") is True:
+            secrets.add(name)
+    return values, helps, frozenset(secrets)
 
 
 def probe_from_toml(text: str, source: str) -> Probe:
@@ -121,13 +168,12 @@ def probe_from_toml(text: str, source: str) -> Probe:
     unknown = set(data) - {"name", "description", "vars", "var_help", "artifact"}
     if unknown:
         raise ProbeSpecError(f"{source}: unknown top-level field(s) {', '.join(sorted(unknown))}")
-    variables = data.get("vars", {})
-    if not isinstance(variables, dict):
-        raise ProbeSpecError(f"{source}: [vars] must be a table")
+    variables, helps, secrets = variables_from_table(data.get("vars", {}), source)
     tables = data.get("artifact", [])
     if not isinstance(tables, list) or not tables:
         raise ProbeSpecError(f"{source}: a probe needs at least one [[artifact]]")
-    artifacts = tuple(artifact_from_table(t, f"{source}: artifact #{i + 1}") for i, t in enumerate(tables))
+    artifacts = tuple(replace(artifact_from_table(t, f"{source}: artifact #{i + 1}"), secret_vars=secrets)
+                      for i, t in enumerate(tables))
     names = [a.name for a in artifacts]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
@@ -135,10 +181,11 @@ def probe_from_toml(text: str, source: str) -> Probe:
     return Probe(
         name=name,
         description=str(data.get("description", "")),
-        variables={k: str(v) for k, v in variables.items()},
-        variable_help={k: str(v) for k, v in data.get("var_help", {}).items()},
+        variables=variables,
+        variable_help={**{k: str(v) for k, v in data.get("var_help", {}).items()}, **helps},
         artifacts=artifacts,
         source=source,
+        secrets=secrets,
     )
 
 
@@ -150,7 +197,8 @@ def builtin_names() -> list[str]:
 def load_probe(name_or_path: str) -> Probe:
     """A built-in probe by name, or a probe TOML file by path."""
     if name_or_path in PYTHON_PROBES:
-        return importlib.import_module(PYTHON_PROBES[name_or_path]).PROBE
+        module = importlib.import_module(PYTHON_PROBES[name_or_path])
+        return module.load() if hasattr(module, "load") else module.PROBE
     builtin = BUILTIN_DIR / f"{name_or_path}.toml"
     if NAME_RE.match(name_or_path) and builtin.is_file():
         return probe_from_toml(builtin.read_text(), f"built-in probe {name_or_path}")

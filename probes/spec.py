@@ -65,13 +65,35 @@ class Artifact:
     tail_lines: int | None = None  # logs: last N lines of each file
     check: Check | None = None
     redact: bool = True  # False only for content that cannot hold secrets (binary dumps, generated data)
+    # environment for the command on the host, ``{var}`` templates; sent on stdin, never in argv
+    env: tuple[tuple[str, str], ...] = ()
+    error_output: str | None = None  # regex: output matching it means the command answered an error
+    secret_vars: frozenset[str] = frozenset()  # the probe's secret variables: only usable in ``env``
 
     def expand(self, variables: Mapping[str, str]) -> Artifact:
-        """Return a copy with ``{var}`` references replaced (shell-quoted in commands)."""
+        """Return a copy with ``{var}`` references replaced (shell-quoted in commands).
+
+        Secret variables may only appear in ``env``; an ``env`` entry whose value is empty is dropped
+        (an unset password means "no password", not an empty one).
+        """
         where = f"artifact {self.name!r}"
-        command = expand_text(self.command, variables, where, quote=True) if self.command else None
-        paths = tuple(expand_text(p, variables, where, quote=False) for p in self.paths)
-        return replace(self, command=command, paths=paths)
+        public = {k: v for k, v in variables.items() if k not in self.secret_vars}
+        try:
+            command = expand_text(self.command, public, where, quote=True) if self.command else None
+            paths = tuple(expand_text(p, public, where, quote=False) for p in self.paths)
+        except ProbeSpecError:
+            leaked = [v for v in self.secret_vars if f"{{{v}}}" in (self.command or "") + " ".join(self.paths)]
+            if leaked:
+                raise ProbeSpecError(f"{where}: secret variable {{{leaked[0]}}} may only be used in 'env'") from None
+            raise
+        env = []
+        for name, template in self.env:
+            value = expand_text(template, variables, where, quote=False)
+            if "\n" in value or "\0" in value:
+                raise ProbeSpecError(f"{where}: env {name}: a value with a newline cannot be passed")
+            if value:
+                env.append((name, value))
+        return replace(self, command=command, paths=paths, env=tuple(env))
 
 
 class DiscoveryContext(Protocol):
@@ -101,9 +123,18 @@ class Probe:
     discover: Discover | None = None
     discover_help: str = ""
     source: str = "built-in"
+    secrets: frozenset[str] = frozenset()  # variables never shown, only passed to commands via ``env``
+
+    def shown_variables(self, overrides: Mapping[str, str] | None = None) -> dict[str, str]:
+        """Variables as they may be displayed: secret ones as ``[secret]`` (or empty when unset)."""
+        merged = {**self.variables, **(overrides or {})}
+        return {k: ("[secret]" if v and k in self.secrets else v) for k, v in merged.items()}
 
 
 _VAR = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 def expand_text(text: str, variables: Mapping[str, str], where: str, quote: bool) -> str:

@@ -22,7 +22,8 @@ class FakeTransport:
         self.faults = faults or {}
         self.closed = False
 
-    def run(self, command: str, sink: Sink, *, timeout: float, as_root: bool = False) -> CommandResult:
+    def run(self, command: str, sink: Sink, *, timeout: float, as_root: bool = False,
+            env: dict | None = None) -> CommandResult:
         fault = self.faults.get(command)
         if isinstance(fault, CommandResult):
             return fault

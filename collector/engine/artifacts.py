@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import posixpath
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -98,7 +99,8 @@ class ArtifactCollector:
             spool.write(data)
 
         try:
-            out = self.t.run(art.command, sink, timeout=art.timeout, as_root=art.needs_root)
+            # env values (secrets) reach the tool's environment through stdin, never argv (transport/sudo.py)
+            out = self.t.run(art.command, sink, timeout=art.timeout, as_root=art.needs_root, env=dict(art.env))
             if redact:
                 tail = redact.close()
                 if len(head) < CHECK_OUTPUT_LIMIT:
@@ -286,9 +288,12 @@ def locate(host: Host, art: Artifact, window: Window) -> tuple[list[FileInfo], l
 
 def apply_outcome(res: ArtifactResult, art: Artifact, out: CommandResult, text: str) -> None:
     """A command's status, error, version line or check verdict from its result and (head of) output."""
+    answered_error = _error_line(art.error_output, text, out.stderr)
     if out.timed_out:
         res.status, res.error = "timed_out", f"command timed out after {art.timeout:g}s"
         res.truncated = True
+    elif answered_error is not None:  # e.g. redis NOAUTH, psql FATAL, mysql Access denied: not "ok"
+        res.status, res.error = "failed", f"the command answered an error: {answered_error}"
     elif art.kind == "check":
         assert art.check is not None
         res.check = evaluate(art.check, text, out.exit_code)
@@ -299,3 +304,11 @@ def apply_outcome(res: ArtifactResult, art: Artifact, out: CommandResult, text: 
         res.error = f"exit status {out.exit_code}: {out.last_error}".strip().rstrip(":")
     if art.kind == "version" and res.status == "ok":
         res.version = next((ln.strip() for ln in text.splitlines() if ln.strip()), None)
+def _error_line(pattern: str | None, output: str, stderr: str) -> str | None:
+    """The first output or stderr line matching the artifact's ``error_output`` regex, if any."""
+    if not pattern:
+        return None
+    for line in (output + "\n" + stderr).splitlines():
+        if re.search(pattern, line):
+            return line.strip()[:300]
+    return None

@@ -131,7 +131,7 @@ def _evaluate_command(host: Host, task: Task, row: Retrieval, level: str) -> tup
 
     limit = min(art.timeout, PROCESS_TEST_TIMEOUT)
     try:
-        out = host.run(art.command, sink, timeout=limit, as_root=art.needs_root)
+        out = host.run(art.command, sink, timeout=limit, as_root=art.needs_root, env=dict(art.env))
     except ArtifactError as exc:
         row.status = exc.status
         return [Finding(host.host, task.name, level, exc.reason)], row, 0
