@@ -109,8 +109,8 @@ def _fixed_dir(pattern: str) -> str:
 def stat_script(*patterns: str) -> str:
     """A POSIX-shell snippet printing ``size mtime type path`` for each match of the ``patterns``.
 
-    A pattern whose fixed directory exists but cannot be listed prints ``! denied DIR``,
-    so "not there" and "not allowed to look" are told apart.
+    A pattern that matched nothing because a directory on its way cannot be listed prints
+    ``! denied DIR``, so "not there" and "not allowed to look" are told apart.
     """
     loops = []
     for p in patterns:
@@ -120,8 +120,10 @@ def stat_script(*patterns: str) -> str:
             "if [ -d \"$f\" ]; then t=d; else t=f; fi; "
             "printf '%s %s %s %s\\n' \"$(stat -L -c %s -- \"$f\")\" \"$(stat -L -c %Y -- \"$f\")\" "
             "\"$t\" \"$f\"; done; "
-            f"if [ $n = 0 ] && [ -d {d} ] && ! {{ [ -r {d} ] && [ -x {d} ]; }}; "
-            f"then echo \"! denied \"{d}; fi"
+            # nothing matched: find the deepest directory that exists (as far as this user can see);
+            # if it cannot be listed, the answer is "denied", not "missing"
+            f"if [ $n = 0 ]; then d={d}; while [ \"$d\" != / ] && [ ! -d \"$d\" ]; do d=$(dirname -- \"$d\"); done; "
+            "if ! { [ -r \"$d\" ] && [ -x \"$d\" ]; }; then echo \"! denied $d\"; fi; fi"
         )
     return "; ".join(loops)
 
