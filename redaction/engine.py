@@ -130,6 +130,7 @@ class RedactionStream(LineMixin):
         self._record = record
         self._pending = b""
         self._ln = 1  # line number of the next byte processed
+        self._midline = False  # the last block processed ended inside a line (an overlong one)
         self._init_lines(name)
 
     def feed(self, data: bytes) -> bytes:
@@ -141,16 +142,28 @@ class RedactionStream(LineMixin):
         if cut == 0:  # one long line: a piece, cut where no match straddles
             cut, rest_secret = safe_cut(self, data)
             self._pending = data[cut:]
-            out = self._process(data[:cut])
+            out = self._piece(data[:cut])
+            self._midline = True
             if rest_secret:
                 self._mode = ("rest",)
             return out
         cut = hold_back(data, cut, MAX_LINE)  # base64 lines at the end may be a key body cut from its END
         self._pending = data[cut:]
-        return self._process(data[:cut]) if cut else b""
+        if not cut:
+            return b""
+        out = self._piece(data[:cut])
+        self._midline = False
+        return out
+
+    def _piece(self, block: bytes) -> bytes:
+        """Process ``block``; when it continues a line cut before, its start is not a line start."""
+        if not self._midline:
+            return self._process(block)
+        out = self._process(b"\x00" + block)
+        return out[1:] if out[:1] == b"\x00" else out
 
     def close(self) -> bytes:
-        out = self._process(self._pending) if self._pending else b""
+        out = self._piece(self._pending) if self._pending else b""
         self._pending = b""
         out += self._flush_lines()
         if self._record:

@@ -18,7 +18,7 @@ from redaction.formats import (
     YAML_BLOCK,
     generic_ok,
 )
-from redaction.pieces import BODY
+from redaction.pieces import BODY, LAST
 from redaction.rules import (
     FLAG_VALUE,
     MID_WORD,
@@ -71,7 +71,7 @@ class LineMixin(StructuredMixin):
             start = ls
             while start > pos:
                 prev = block.rfind(b"\n", 0, start - 1) + 1
-                if not BODY.fullmatch(block, prev, start - 1):
+                if not (BODY if start < ls else LAST).fullmatch(block, prev, start - 1):
                     break
                 start = prev
             if start == ls:
@@ -143,9 +143,10 @@ class LineMixin(StructuredMixin):
         kind = mode[0]
         if kind == "rest":  # the rest of a secret cut at a piece boundary
             self._mode = None
-            m = re.match(rb"[^\s,;&\"']*+", line)
+            lead = 1 if line[:1] == b"\x00" else 0
+            m = re.compile(rb"[^\s,;&\"']*+").match(line, lead)
             assert m is not None
-            return self._mark("piece-rest", m.group()) + line[m.end():] if m.end() else line
+            return line[:lead] + self._mark("piece-rest", m.group()) + line[m.end():] if m.end() > lead else line
         if kind == "nmap":
             stripped = line.strip()
             if stripped.startswith(b"}"):
@@ -206,11 +207,12 @@ class LineMixin(StructuredMixin):
 
     def _rules(self, line: bytes, low: bytes) -> bytes:
         red = self.redactor
-        spans: list[tuple[int, int, bytes]] = []  # (start, end, marker), first rule wins
+        spans: list[tuple[int, int, bytes]] = []  # sorted, disjoint (start, end, marker); first rule wins
         rules = red.rules + self._line_rules if self._line_rules else red.rules
         for r in rules:
             if r.anchors and not any(a in low for a in r.anchors):
                 continue
+            cands = []
             for m in r.pattern.finditer(line):
                 group = next((g for g in red._groups[r.pattern] if m.group(g) is not None), None)
                 if group is None:
@@ -225,49 +227,72 @@ class LineMixin(StructuredMixin):
                 secret = line[start:end]
                 if not secret or secret.startswith(b"[REDACTED:") or red.allowed(secret):
                     continue
-                if not self._value_ok(r, m, secret):
-                    continue
-                if any(start < e and s < end for s, e, _ in spans):
-                    continue
-                if group == "s" and secret.endswith(b"\\") and r.name == "key-value" \
-                        and (len(secret) - len(secret.rstrip(b"\\"))) % 2:
-                    end -= 1  # a .properties value continued on the next line: keep the backslash
-                    self._mode = ("cont",)
-                elif r.name == "key-value" and group == "s" and self._inicont and m.start() == 0 \
-                        and not secret.endswith((b";", b"{", b",")):
-                    self._mode = ("icont", len(line) - len(line.lstrip()), "key-value")
-                marker = self._mark(r.name, secret)
-                if group in ("s", "t") and r.name == "key-value" and (self._yaml or self._json or (
-                        "kq" in r.pattern.groupindex and m.group("kq"))) and line[start - 1:start] not in (b'"', b"'"):
-                    marker = b'"' + marker + b'"'
-                spans.append((start, end, marker))
+                cont = group == "s" and r.name == "key-value" and (len(secret) - len(secret.rstrip(b"\\"))) % 2 == 1
+                if cont:  # a .properties value continued on the next line: keep the backslash
+                    end -= 1
+                if self._value_ok(r, m, secret):
+                    cands.append((start, end, (r, m, group, line[start:end], cont)))
+            if cands:
+                accepted = _free(spans, cands)
+                spans = _merge(spans, [(s, e, self._rule_marker(line, s, *info)) for s, e, info in accepted])
         if any(a in low for a in (b"sshpass", b"htpass", b"mysql", b"maria", b"curl", b"wget", b"redis-cli", b"ldap",
                                   b"smb", b"rpcclient", b"net ", b"cifs", b"mongo", b"rabbitmq", b"echo", b"printf")):
-            for start, end in argv_spans(line):
-                secret = line[start:end]
-                if end > start and not secret.startswith(b"[REDACTED:") and not red.allowed(secret) \
-                        and not any(start < e and s < end for s, e, _ in spans) and not NOT_SECRET.match(secret):
-                    spans.append((start, end, self._mark("cli-password", secret)))
+            cands = [(s, e, line[s:e]) for s, e in sorted(argv_spans(line)) if e > s]
+            cands = [c for c in cands if not c[2].startswith(b"[REDACTED:") and not red.allowed(c[2])
+                     and not NOT_SECRET.match(c[2])]
+            spans = _merge(spans, [(s, e, self._mark("cli-password", v)) for s, e, v in _free(spans, cands)])
         if self._config and (b"=" in line or b":" in line):
+            cands = []
             for m in GENERIC_KV.finditer(line):
                 g = next(x for x in ("dq", "sq", "s") if m.group(x) is not None)
-                start, end = m.span(g)
                 value = m.group(g)
-                if value.startswith(b"[REDACTED:") or any(start < e and s < end for s, e, _ in spans) \
-                        or not generic_ok(m.group("k"), value) or red.allowed(value):
-                    continue
-                marker = self._mark("generated", value)
-                if g == "s" and (self._yaml or self._json):
-                    marker = b'"' + marker + b'"'
-                spans.append((start, end, marker))
+                if not value.startswith(b"[REDACTED:") and generic_ok(m.group("k"), value) and not red.allowed(value):
+                    cands.append((*m.span(g), (g, value)))
+            quote = self._yaml or self._json
+            spans = _merge(spans, [(s, e, self._quoted(self._mark("generated", v), g == "s" and quote))
+                                   for s, e, (g, v) in _free(spans, cands)])
         if not spans:
             return line
         out, pos = [], 0
-        for start, end, marker in sorted(spans):
+        for start, end, marker in spans:
             out += [line[pos:start], marker]
             pos = end
         out.append(line[pos:])
         return b"".join(out)
+
+    @staticmethod
+    def _quoted(marker: bytes, quote: bool) -> bytes:
+        return b'"' + marker + b'"' if quote else marker
+
+    def _rule_marker(self, line: bytes, start: int, r: Rule, m: re.Match[bytes], group: str, secret: bytes,
+                     cont: bool) -> bytes:
+        if cont:
+            self._mode = ("cont",)
+        elif r.name == "key-value" and group == "s" and self._inicont and m.start() == 0 \
+                and not secret.endswith((b";", b"{", b",")):
+            self._mode = ("icont", len(line) - len(line.lstrip()), "key-value")
+        marker = self._mark(r.name, secret)
+        quote = group in ("s", "t") and r.name == "key-value" and (self._yaml or self._json or (
+            "kq" in r.pattern.groupindex and m.group("kq") is not None)) and line[start - 1:start] not in (b'"', b"'")
+        return self._quoted(marker, quote)
+
+
+def _free(spans: list[tuple[int, int, bytes]], cands: list[tuple]) -> list[tuple]:
+    """The candidates (sorted by start) overlapping neither ``spans`` (sorted, disjoint) nor each other."""
+    out, j, last = [], 0, -1
+    for c in cands:
+        s, e = c[0], c[1]
+        while j < len(spans) and spans[j][1] <= s:
+            j += 1
+        if (j < len(spans) and spans[j][0] < e) or s < last:
+            continue
+        out.append(c)
+        last = e
+    return out
+
+
+def _merge(a: list[tuple[int, int, bytes]], b: list[tuple[int, int, bytes]]) -> list[tuple[int, int, bytes]]:
+    return sorted(a + b) if a and b else a or b
 
 
 def _split_csv(body: bytes) -> list[bytes]:

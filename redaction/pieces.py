@@ -15,6 +15,7 @@ from typing import Any
 OVERLAP = 64 << 10  # a cut is placed at least this far before the end of the data at hand
 CONTEXT = 8 << 10  # bytes either side of a cut searched for a straddling match
 BODY = re.compile(rb"[A-Za-z0-9+/]{16,100}={0,2}\r?")
+LAST = re.compile(rb"[A-Za-z0-9+/]{2,100}={0,2}\r?")  # a body's last line may be short
 HOLD_LINES = 256
 DELIMS = (b" ", b"\t", b",", b";", b"&", b"\"", b"'")
 
@@ -66,7 +67,7 @@ def hold_back(data: bytes, cut: int, limit: int) -> int:
         if hold == 0:
             break
         prev = data.rfind(b"\n", 0, hold - 1) + 1
-        if not BODY.fullmatch(data, prev, hold - 1):
+        if not (BODY if hold < cut else LAST).fullmatch(data, prev, hold - 1):
             break
         hold = prev
     if hold == 0 and cut > limit // 4:  # too much held: let it go
