@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterator
 
 TOOLS = re.compile(rb"(?<![\w.-])(sshpass|htpasswd|htdigest|mysql\w*+|mariadb\w*+|curl|wget|redis-cli"
-                   rb"|ldap\w++|smbclient|rpcclient|net|mount\.cifs|psql|pg_dump|mongo\w*+|rabbitmqctl)(?![\w-])",
+                   rb"|ldap\w++|smbclient|rpcclient|mount\.cifs|psql|pg_dump|mongo\w*+|rabbitmqctl)(?![\w-])",
                    re.IGNORECASE)
 WORD = re.compile(rb"[ \t]*+(?:'([^'\n]*+)'|\"((?:[^\"\\\n]|\\.)*+)\"|([^\s|;&'\"]++))")
 PIPE_IN = re.compile(rb"\b(?:echo|printf)[ \t]++(?:-[neE]++[ \t]++)?(?:'([^'\n]*+)'|\"((?:[^\"\\\n]|\\.)*+)\"|"
@@ -20,7 +20,7 @@ PIPE_IN = re.compile(rb"\b(?:echo|printf)[ \t]++(?:-[neE]++[ \t]++)?(?:'([^'\n]*
                      rb"|passwd[ \t]++(?:[^|;\n ]++[ \t]++)*?--stdin|chpasswd|(?:\S*/)?passwd[ \t]++--stdin)",
                      re.IGNORECASE)
 ANCHORS = (b"sshpass", b"htpasswd", b"htdigest", b"mysql", b"mariadb", b"curl", b"wget", b"redis-cli", b"ldap",
-           b"smbclient", b"rpcclient", b"net ", b"cifs", b"mongo", b"rabbitmqctl", b"echo", b"printf", b"psql",
+           b"smbclient", b"rpcclient", b"cifs", b"mongo", b"rabbitmqctl", b"echo", b"printf", b"psql",
            b"pg_dump")
 MAX_WORDS = 64
 
@@ -58,10 +58,10 @@ def _tool_spans(tool: bytes, line: bytes, words: list[tuple[int, int]]) -> Itera
             yield nxt
         elif tool.startswith(b"ldap") and w in (b"-w", b"-y") and nxt and w == b"-w":
             yield nxt
-        elif tool in (b"smbclient", b"rpcclient", b"net", b"mount.cifs") and b"%" in w and i and \
+        elif tool in (b"smbclient", b"rpcclient", b"mount.cifs") and b"%" in w and i and \
                 texts[i - 1] in (b"-U", b"--user"):
             yield line.index(b"%", s) + 1, e
-        elif tool in (b"smbclient", b"rpcclient", b"net") and w.lower().startswith((b"-u", b"--user=")) and b"%" in w:
+        elif tool in (b"smbclient", b"rpcclient") and w.lower().startswith((b"-u", b"--user=")) and b"%" in w:
             yield line.index(b"%", s) + 1, e
         elif tool.startswith(b"mongo") and w in (b"-p", b"--password") and nxt:
             yield nxt

@@ -21,7 +21,7 @@ from redaction.config import RedactionConfig
 from redaction.lines import LineMixin
 from redaction.pieces import hold_back, safe_cut
 from redaction.pseudonym import Pseudonymizer
-from redaction.rules import PEM_ANCHOR, Rule, rule
+from redaction.rules import CONFIG_ONLY_ANCHORS, PEM_ANCHOR, Rule, rule
 from redaction.scan import Scanner, make_scanner
 
 MAX_LINE = 1 << 20  # a line longer than this is processed in pieces
@@ -51,6 +51,7 @@ class Redactor:
         self.audit: dict[str, list[dict[str, object]]] = {}
         self._lock = threading.Lock()
         self._literals: dict[bytes, str] = {}
+        self._plans: dict[tuple[Rule, ...], RulePlan] = {}
         self.literal_re: re.Pattern[bytes] | None = None
         from redaction.argv import ANCHORS as ARGV_ANCHORS
         from redaction.lines import LINE_ANCHORS
@@ -59,7 +60,10 @@ class Redactor:
         for r in self.rules:
             anchors.update(r.anchors)
         self.unanchored = tuple(r for r in self.rules if not r.anchors)
-        self.scanner: Scanner = make_scanner(anchors, scanner)
+        # a line holding "sshpass" holds "pass": the scanner needs only the anchors containing no other
+        anchors -= CONFIG_ONLY_ANCHORS
+        minimal = {a for a in anchors if not any(b != a and b in a for b in anchors)}
+        self.scanner: Scanner = make_scanner(minimal, scanner)
         self.config_rules = CONFIG_RULES
         self.file_rules = FILE_RULES
         self._groups = {r.pattern: [g for g in VALUE_GROUPS if g in r.pattern.groupindex] or [0]
@@ -115,8 +119,45 @@ class Redactor:
         out = stream.feed(data) + stream.close()
         return out, stream.counts
 
+    def plan(self, extra: tuple[Rule, ...]) -> RulePlan:
+        """The rules a stream runs (built-ins, then its file/config rules) indexed by anchor; cached."""
+        with self._lock:
+            plan = self._plans.get(extra)
+            if plan is None:
+                plan = self._plans[extra] = RulePlan(self.rules + extra)
+            return plan
+
     def allowed(self, secret: bytes) -> bool:
         return any(a.search(secret) for a in self.allow)
+
+
+class RulePlan:
+    """Rules in order, and which of them a line's anchors select (one ``in`` test per distinct anchor)."""
+
+    def __init__(self, rules: tuple[Rule, ...]) -> None:
+        self.rules = rules
+        self.anchors: dict[bytes, list[int]] = {}
+        self.always = [i for i, r in enumerate(rules) if not r.anchors]
+        for i, r in enumerate(rules):
+            for a in r.anchors:
+                self.anchors.setdefault(a, []).append(i)
+        words = sorted(self.anchors, key=lambda a: (-len(a), a))
+        # at each position the longest anchor is reported; the anchors inside it are implied
+        self._find = re.compile(b"(?=(" + b"|".join(re.escape(a) for a in words) + b"))") if words else None
+        self._implied = {a: sorted({i for b in words if b in a for i in self.anchors[b]}) for a in words}
+        self._cache: dict[frozenset[bytes], list[Rule]] = {}
+
+    def select(self, low: bytes) -> list[Rule]:
+        found = frozenset(self._find.findall(low)) if self._find is not None else frozenset()
+        rules = self._cache.get(found)
+        if rules is None:
+            picked = set(self.always)
+            for a in found:
+                picked.update(self._implied[a])
+            if len(self._cache) > 4096:
+                self._cache.clear()
+            rules = self._cache[found] = [self.rules[i] for i in sorted(picked)]
+        return rules
 
 
 class RedactionStream(LineMixin):

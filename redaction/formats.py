@@ -28,15 +28,16 @@ def _hexlike(value: bytes) -> bool:
 VENDOR_RULES: tuple[Rule, ...] = (
     rule("slack-token", rb"\b(?P<s>xapp-\d-[A-Za-z0-9-]{10,}+|xox[abposre]\.[\w.-]{10,}+)", (b"xapp-", b"xox"),
          flags=0),
-    rule("stripe-key", rb"\b(?P<s>(?:whsec|rk|sk)_(?:live_|test_)?[0-9a-zA-Z]{24,}+)", (b"whsec_", b"rk_", b"sk_"),
-         flags=0),
-    rule("twilio-key", rb"(?<![\w-])(?P<s>(?:SK|AC)[0-9a-f]{32})(?![\w-])", (b"sk", b"ac"), flags=0),
+    rule("stripe-key", rb"\b(?P<s>whsec_[0-9a-zA-Z]{24,}+|(?:rk|sk)_(?:live|test)_[0-9a-zA-Z]{24,}+)",
+         (b"whsec_", b"rk_live_", b"sk_live_", b"rk_test_", b"sk_test_"), flags=0),
+    # Twilio SK…/AC… + 32 hex: no rare literal; in logs only near the word (config files: CONFIG_RULES)
+    rule("twilio-key", rb"(?<![\w-])(?:SK|AC)(?P<s>[0-9a-f]{32})(?![\w-])", b"twilio", flags=0),
     rule("mailgun-key", rb"(?<![\w-])(?P<s>key-[0-9a-zA-Z]{32})(?![\w-])", b"key-", flags=0),
     rule("anthropic-key", rb"\b(?P<s>sk-ant-[\w-]{32,}+)", b"sk-ant-", flags=0),
     rule("square-token", rb"\b(?P<s>sq0(?:atp|csp)-[\w-]{22,}+|EAAA[\w-]{60,}+)", (b"sq0", b"eaaa"), flags=0),
     rule("azure-conn", rb"\b(?:AccountKey|SharedAccessKey|SharedAccessSignature)=(?P<s>[^;\s\"']++)", b"key", ),
     rule("telegram-token", rb"\b\d{8,10}:(?P<s>AA[\w-]{33})\b", b":aa", flags=0),
-    rule("newrelic-key", rb"\b(?P<s>NRAK-[A-Z0-9]{27}|NRJS-[a-f0-9]{19})\b", b"nr", flags=0),
+    rule("newrelic-key", rb"\b(?P<s>NRAK-[A-Z0-9]{27}|NRJS-[a-f0-9]{19})\b", (b"nrak-", b"nrjs-"), flags=0),
     rule("atlassian-token", rb"\b(?P<s>ATATT3[\w=-]{100,}+)", b"atatt3", flags=0),
 )
 
@@ -62,18 +63,18 @@ FORMAT_RULES: tuple[Rule, ...] = VENDOR_RULES + (
                              rb"|http-(?:request|response)[ \t]++(?:set|add)-header|reqadd|rspadd)[ \t]++[\"']?"
                              rb"(?=[\w-]*?(?:key|token|auth|secret|pass|signature|session|cookie|credential))[\w-]++"
                              rb":?[\"']?[ \t]++[\"']?(?:(?:basic|bearer|token|digest|apikey)[ \t]++)?"
-                             rb"(?P<s>[^\s\"';]++)", (b"header", b"reqadd", b"rspadd"),
+                             rb"(?P<s>[^\s\"';]++)", (b"_header", b"-header", b"header ", b"reqadd", b"rspadd"),
          check=lambda v: not v.startswith(b"$") and not is_setting(v)),
     # ('Authorization', 'Bearer x') and other Python-repr'd header tuples
-    rule("header-tuple", rb"\([ \t]*+b?['\"](?=[\w-]*?(?:auth|token|key|secret|cookie|session|pass))[\w-]++['\"]"
+    rule("header-tuple", rb"\([ \t]*+b?['\"](?=[\w-]*?(?:auth|token|key|secret|cookie|sessionid|pass))[\w-]++['\"]"
                          rb"[ \t]*+,[ \t]*+b?['\"](?:(?:basic|bearer|token|digest)[ \t]++)?(?P<sq>[^'\"\n]++)['\"]",
-         (b"auth", b"token", b"key", b"secret", b"cookie", b"session", b"pass")),
+         (b"auth", b"token", b"key", b"secret", b"cookie", b"sessionid", b"pass")),
     # URL userinfo that is a generated key (Sentry DSN https://KEY@host/1) and Oracle user/pass@host
     rule("url-key", rb"(?<![a-z0-9+.-])[a-z][a-z0-9+.-]*+://(?P<s>[^/\s:@\"'<>]{16,}+)(?::[^/\s@\"'<>]*+)?@",
          b"://", check=_hexlike),
     rule("jdbc-credentials", rb"jdbc:oracle:\w++:(?:[\w$#]++)/(?P<s>[^@\s/\"']++)@", b"jdbc:oracle"),
     rule("oracle-cli", rb"\b(?:sqlplus|rman|expdp|impdp|sqlldr|exp|imp)(?:[ \t]++-\w++)*+[ \t]++[\w$#]++/"
-                       rb"(?P<s>[^@\s/\"']++)", (b"sqlplus", b"rman", b"expdp", b"impdp", b"sqlldr", b"exp", b"imp")),
+                       rb"(?P<s>[^@\s/\"']++)", (b"sqlplus", b"rman", b"expdp", b"impdp", b"sqlldr", b"exp ", b"imp ")),
     # BIND/named: secret "base64";  snmpd: rocommunity SECRET, com2sec name source SECRET
     rule("bind-secret", rb"(?:^|(?<=[\s{;]))secret[ \t]++\"(?P<dq>[^\"\n]++)\"", b"secret"),
     rule("snmp-community", rb"^[ \t]*+(?:r[ow]community6?|trapcommunity)[ \t]++(?P<s>[^\s#]++)",
@@ -81,7 +82,7 @@ FORMAT_RULES: tuple[Rule, ...] = VENDOR_RULES + (
     rule("snmp-community", rb"^[ \t]*+com2sec6?[ \t]++(?:-Cn[ \t]++\S++[ \t]++)?\S++[ \t]++\S++[ \t]++(?P<s>[^\s#]++)",
          b"com2sec", flags=re.IGNORECASE | re.MULTILINE),
     rule("snmp-community", rb"^[ \t]*+(?:trap2?sink|informsink)[ \t]++\S++[ \t]++(?P<s>[^\s#]++)",
-         b"sink", flags=re.IGNORECASE | re.MULTILINE),
+         (b"trapsink", b"trap2sink", b"informsink"), flags=re.IGNORECASE | re.MULTILINE),
     # XML key/value pairs: <entry key="db.password" value="x"/>, <property name="password">x</property>
     rule("xml-named-value", _NAMED +
                             rb"[\"'][ \t]++(?:[\w:.-]++[ \t]*+=[ \t]*+(?:\"[^\"\n]*+\"|'[^'\n]*+')[ \t]++)*?"
@@ -112,6 +113,7 @@ FILE_RULES: tuple[tuple[re.Pattern[str], tuple[Rule, ...]], ...] = (
 
 # lines of configuration files, whatever their anchors
 CONFIG_RULES: tuple[Rule, ...] = (
+    rule("twilio-key", rb"[SA][KC](?<=\bSK|\bAC)(?P<s>[0-9a-f]{32})(?![\w-])", (), flags=0),
     # pgbouncer userlist and the like: a line of exactly two quoted strings, the second a password
     rule("userlist", rb"^[ \t]*+\"[^\"\n]++\"[ \t]++\"(?P<dq>[^\"\n]++)\"[ \t\r]*+$", (),
          flags=re.IGNORECASE | re.MULTILINE, check=lambda v: not is_setting(v)),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+from redaction.argv import ANCHORS as ARGV_ANCHORS
 from redaction.argv import argv_spans
 from redaction.formats import (
     CSV_SECRET_COL,
@@ -33,7 +34,8 @@ from redaction.rules import (
 from redaction.shape import is_setting, secretish
 from redaction.structured import JDATA, KDATA, SECRET_OBJ, StructuredMixin
 
-LINE_ANCHORS = (b"map", b"-----end")
+ARGV_HINT = re.compile(b"|".join(re.escape(a) for a in ARGV_ANCHORS))
+LINE_ANCHORS = (b"map ", b"map\t", b"-----end")
 CSV_FIELD = re.compile(rb'"(?:[^"]|"")*+"|[^,\r\n]*+')
 CONFIG_EXT = re.compile(r"\.(?:ya?ml|json|xml|csv|tsv)$", re.IGNORECASE)
 
@@ -53,6 +55,7 @@ class LineMixin(StructuredMixin):
         if self._config:
             self._line_rules += self.redactor.config_rules
         self._all_lines = self._config or bool(self._line_rules)
+        self._plan = self.redactor.plan(self._line_rules)
         self._inicont = self._config and not self._yaml and not self._json and not CONFIG_EXT.search(low)
 
     def _flush_lines(self) -> bytes:
@@ -131,7 +134,7 @@ class LineMixin(StructuredMixin):
                 self._mode = ("kdata", len(k.group(1)), None, k.group(2) != b"data")
             elif JDATA.match(line):
                 self._mode = ("jdata", b"stringdata" in low)
-        if b"map" in low and MAP_START.match(line):
+        if b"map" in low and MAP_START.match(line):  # anchors: "map " / "map\t"
             self._mode = ("nmap",)
         elif b'"' in line and line.rstrip().endswith(b":"):
             d = DANGLING_KEY.search(line)
@@ -208,10 +211,7 @@ class LineMixin(StructuredMixin):
     def _rules(self, line: bytes, low: bytes) -> bytes:
         red = self.redactor
         spans: list[tuple[int, int, bytes]] = []  # sorted, disjoint (start, end, marker); first rule wins
-        rules = red.rules + self._line_rules if self._line_rules else red.rules
-        for r in rules:
-            if r.anchors and not any(a in low for a in r.anchors):
-                continue
+        for r in self._plan.select(low):
             cands = []
             for m in r.pattern.finditer(line):
                 group = next((g for g in red._groups[r.pattern] if m.group(g) is not None), None)
@@ -235,8 +235,7 @@ class LineMixin(StructuredMixin):
             if cands:
                 accepted = _free(spans, cands)
                 spans = _merge(spans, [(s, e, self._rule_marker(line, s, *info)) for s, e, info in accepted])
-        if any(a in low for a in (b"sshpass", b"htpass", b"mysql", b"maria", b"curl", b"wget", b"redis-cli", b"ldap",
-                                  b"smb", b"rpcclient", b"net ", b"cifs", b"mongo", b"rabbitmq", b"echo", b"printf")):
+        if ARGV_HINT.search(low):
             cands = [(s, e, line[s:e]) for s, e in sorted(argv_spans(line)) if e > s]
             cands = [c for c in cands if not c[2].startswith(b"[REDACTED:") and not red.allowed(c[2])
                      and not NOT_SECRET.match(c[2])]

@@ -27,7 +27,11 @@ STRONG_KEY = re.compile(STRONG_WORDS, re.IGNORECASE)
 # a key name holding a secret word, matched in linear time (look ahead for the word, then take the name)
 KEY = rb"(?=[\w.\\-]*?(?:" + SECRET_WORDS + rb"))[\w.\\-]*+"
 SECRET_ANCHORS = (b"pass", b"pw", b"secret", b"token", b"credential", b"key", b"auth", b"psk", b"cred", b"community",
-                  b"pin=", b"pin:", b"pin ", b"pin\t", b"pin\"", b"pin'")
+                  b"pin")
+# anchors that select rules on a line but not lines of logs (configuration files have every line looked at):
+# too common in logs to be worth a look there (ping, mapping, headers, sinks)
+CONFIG_ONLY_ANCHORS = frozenset((b"pin", b"_header", b"-header", b"header ", b"map ", b"map\t", b"machine", b"com2sec",
+                                 b"trapsink", b"trap2sink", b"informsink", b"_command", b"_cmd", b"exp ", b"imp "))
 
 # a name whose remainder says it is about a secret, not the secret itself (token_ttl, password_encryption)
 NOT_SECRET_SUFFIX = re.compile(
