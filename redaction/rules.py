@@ -10,35 +10,50 @@ pure speed-up and never change the output.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 # words that make a setting's name secret (password, db.pass, keystorePass, client_secret, api-key …)
-SECRET_WORDS = (
-    rb"pass(?:word|wd|phrase|code)?(?!ive|thr|enger|age|ed\b|es\b|ing)|pwd|secret|token|credentials?"
+STRONG_WORDS = (
+    rb"pass(?:word|wd|phrase|code)?(?!ive|thr|enger|age|ed\b|es\b|ing|port|ed_)|pwd|(?<![a-z])pw(?![a-z])|secret|token"
+    rb"|credentials?|(?<![a-z])creds?(?![a-z])|authtok|(?<![a-z])psk(?![a-z])|community"
     rb"|(?:api|access|account|shared[_-]?access|secret|private|session|signing|encryption|master|client|app"
-    rb"|auth|subscription|storage|license|service)[_-]?key|masterauth|passkey|(?:bind|db|admin|root|smtp|ldap)_?pw\b"
+    rb"|auth|subscription|storage|license|service)[_-]?key|masterauth|passkey"
 )
-SECRET_ANCHORS = (b"pass", b"pw", b"secret", b"token", b"credential", b"key", b"auth")
+# weak words: the value must also look like a secret (a PIN: digits; auth: not a plain word)
+WEAK_WORDS = rb"(?<![a-z])(?:pin|auth)(?![a-z])"
+SECRET_WORDS = STRONG_WORDS + rb"|" + WEAK_WORDS
+STRONG_KEY = re.compile(STRONG_WORDS, re.IGNORECASE)
+# a key name holding a secret word, matched in linear time (look ahead for the word, then take the name)
+KEY = rb"(?=[\w.\\-]*?(?:" + SECRET_WORDS + rb"))[\w.\\-]*+"
+SECRET_ANCHORS = (b"pass", b"pw", b"secret", b"token", b"credential", b"key", b"auth", b"psk", b"cred", b"community",
+                  b"pin")
+# anchors that select rules on a line but not lines of logs (configuration files have every line looked at):
+# too common in logs to be worth a look there (ping, mapping, headers, sinks)
+CONFIG_ONLY_ANCHORS = frozenset((b"pin", b"_header", b"-header", b"header ", b"map ", b"map\t", b"machine", b"com2sec",
+                                 b"trapsink", b"trap2sink", b"informsink", b"_command", b"_cmd", b"exp ", b"imp "))
 
 # a name whose remainder says it is about a secret, not the secret itself (token_ttl, password_encryption)
 NOT_SECRET_SUFFIX = re.compile(
-    rb"[_.-]?(?:ttl|timeout|expir\w*|lifetime|validity|size|length|len|min|max|count|file|files|path|dir|directory"
+    rb"[_.-]?(?:ttl|timeout|expir\w*+|lifetime|validity|size|length|len|min|max|count|file|files|path|dir|directory"
     rb"|type|encryption|method|algorithm|algo|format|mode|policy|url|uri|endpoint|header|name|id|prompt|reset"
     rb"|change|changed|required|enabled|enable|retries|interval|age|bits|strength|complexity|history|cmd"
     rb"|command|env|var|field|param|regex|pattern|provider|plugin|module|cache|buffer|limit|hint|label|store"
-    rb"|location|source|ref|class|factory|maps?|query|user|username|login|query)s?$",
+    rb"|location|source|ref|class|factory|maps?|query|user|username|login|iterations?|rounds|days|weeks|hours"
+    rb"|minutes|seconds|secs|warn|warning|digits|chars|lower|upper|special|attempts|tries|lockout|delay|level"
+    rb"|(?:proxy|fastcgi|uwsgi|grpc|scgi|memcached)_pass|proxypass\w*+|generator|hash_rounds|rotation|refresh|ca|prefix|suffix|dn|realm|scope|audience|issuer|endpoint)s?$",
     re.IGNORECASE,
 )
 
 # values that are settings, references or placeholders, never secrets
 # a 0/1/small-number value under a key whose secret word is followed by more name segments
-FLAG_VALUE = re.compile(rb"-?\d{1,2}")
+FLAG_VALUE = re.compile(rb"-?\d+(?:\.\d+)?")
 MID_WORD = re.compile(rb"(?i)(?:pass|secret|token|key)[_.-][a-z]")
 NOT_SECRET = re.compile(
     rb"^(?:true|false|yes|no|on|off|none|null|nil|empty|required|optional|disabled|enabled|always|never|auto"
     rb"|md5|sha-?1|sha-?256|sha-?512|sha-?384|scram-sha-256|scram-sha-1|plain|plaintext|trust|peer|ident|cert"
     rb"|bcrypt|argon2\w*|pbkdf2\w*|pam|ldap|radius|gss|sspi|hba|any|reject|password|prompt|default|local"
-    rb"|\d+(?:[kmgt]i?b?|ms|s|m|h|d|%)|\*+|x{3,}|-+"
+    rb"|\d+(?:[kmgt]i?b?|ms|s|m|h|d|%)|\*+|\*[\w-]+|x{3,}|-+|\.+"
     rb"|\$\{[^}]*\}|\$\(\s*[^)]*\)|\$[A-Z_][A-Z0-9_]*|%\([^)]*\)s|%[A-Z_]+%|\{\{[^}]*\}\}|<[^>]*>"
     rb"|\[REDACTED:[^\]]*\]|(?:/|\./|\.\./|~/|file:|hash:|texthash:|lmdb:|btree:|classpath:|env:)\S*"
     rb"|[\w.-]+\.(?:key|pem|crt|cer|p12|pfx|jks|keystore|der|txt|conf|cnf|json|ya?ml|db|gpg|asc|csr))$",
@@ -52,11 +67,13 @@ class Rule:
     pattern: re.Pattern[bytes]
     anchors: tuple[bytes, ...]  # lower-case literals; every match contains one. () = run on every line
     check_value: bool = False  # skip values matching NOT_SECRET (and names with a NOT_SECRET_SUFFIX)
+    check: Callable[[bytes], bool] | None = None  # the value must also pass this (its shape)
 
 
 def rule(name: str, pattern: bytes, anchors: tuple[bytes, ...] | bytes, check_value: bool = False,
-         flags: int = re.IGNORECASE) -> Rule:
-    return Rule(name, re.compile(pattern, flags), (anchors,) if isinstance(anchors, bytes) else anchors, check_value)
+         flags: int = re.IGNORECASE, check: Callable[[bytes], bool] | None = None) -> Rule:
+    return Rule(name, re.compile(pattern, flags), (anchors,) if isinstance(anchors, bytes) else anchors, check_value,
+                check)
 
 
 _Q = rb"(?:\"(?P<dq>(?:[^\"\\\n]|\\.)*)\"|'(?P<sq>[^'\n]*)')"  # quoted value (content is the secret)
@@ -89,21 +106,22 @@ TOKEN_RULES: tuple[Rule, ...] = (
 )
 
 STRUCTURE_RULES: tuple[Rule, ...] = (
-    rule("url-credentials", rb"[a-z][a-z0-9+.-]*://[^/\s:@\"'<>]*:(?P<s>[^/\s@\"'<>]+)@", b"://"),
+    rule("url-credentials", rb"(?<![a-z0-9+.-])[a-z][a-z0-9+.-]*+://[^/\s:@\"'<>]*:(?P<s>[^/\s@\"'<>]+)@", b"://"),
     rule("url-query-secret",
-         rb"(?:[?&;]|%3f|%26)(?:[\w.-]*(?:pass(?:word|wd)?|pwd|secret|token|api[_-]?key|apikey|sig|signature"
-         rb"|access[_-]?key|auth|credential)[\w.-]*)(?:=|%3d)(?P<s>(?:(?!%26)[^&\s\"'#<>;])+)",
+         rb"(?:[?&;]|%3f|%26)(?=[\w.-]*?(?:pass(?:word|wd)?|pwd|secret|token|api[_-]?key|apikey|sig|signature"
+         rb"|access[_-]?key|auth|credential))[\w.-]*+(?:=|%3d)(?P<s>(?:(?!%26)[^&\s\"'#<>;])++)",
          (b"pass", b"pw", b"secret", b"token", b"key", b"sig", b"auth", b"credential")),
-    rule("auth-header", rb"\b(?:proxy-)?authorization\"?(?:\s*[:=]\s*|\s+)\"?"
+    rule("auth-header", rb"\b(?:proxy-)?authorization[\"']?(?:[ \t]*+[:=,][ \t]*+|[ \t]++)(?:b?[\"'])?"
                         rb"(?:basic|bearer|token|digest|negotiate|ntlm|aws4-hmac-sha256|apikey|sso-key)\s+"
-                        rb"(?P<s>[^\s\"']+)", b"auth"),
-    rule("api-key-header", rb"\bx-(?:api-key|auth-token|access-token|vault-token|amz-security-token)\"?\s*[:=]\s*\"?"
+                        rb"(?P<s>[^\s\"']++)", b"auth"),
+    rule("api-key-header", rb"\bx-(?:api-key|auth-token|access-token|vault-token|amz-security-token)[\"']?"
+                           rb"[ \t]*+[:=,][ \t]*+(?:b?[\"'])?"
                            rb"(?P<s>[^\s\"',]+)", (b"key", b"token")),
     rule("set-cookie", rb"\bset-cookie:\s*[^=\s;]+=(?P<s>[^;\r\n]+)", b"cookie"),
     rule("cookie", rb"\bcookie:\s*(?P<s>[^\r\n]+)", b"cookie"),
     rule("password-hash",
-         rb"(?:^|[\s:\"'=,(])(?P<s>\$(?:1|2[abxy]?|5|6|y|gy|7|apr1|md5|sha1|argon2(?:id|i|d)|pbkdf2[\w-]*|scrypt)"
-         rb"\$[^\s:\"',;)]{8,}(?:\$[^\s:\"',;)]+)*)", b"$"),
+         rb"(?:^|[\s:\"'=,(])(?P<s>\$(?:1|2[abxy]?|5|6|y|gy|7|apr1|md5|sha1|argon2(?:id|i|d)|pbkdf2[\w-]*+|scrypt)"
+         rb"\$[^\s:\"',;)]{8,}+)", b"$"),
     rule("password-hash", rb"(?P<s>\{(?:ssha|sha|ssha256|ssha512|sha256|sha512|smd5|md5|crypt|pbkdf2[\w-]*|bcrypt)\}"
                           rb"[^\s\"',;]{4,})",
          (b"{ss", b"{sh", b"{smd5}", b"{md5}", b"{crypt}", b"{pbkdf2", b"{bcrypt}")),
@@ -116,25 +134,25 @@ STRUCTURE_RULES: tuple[Rule, ...] = (
          (b"auth", b"pass")),
     rule("jaas-user", rb"(?<![\w.])user_[\w.-]+\s*=\s*\"(?P<s>[^\"]*)\"", b"user_"),
     rule("docker-auth", rb"\"auth\"\s*:\s*\"(?P<s>[^\"]+)\"", b"auth"),
-    # postfix sasl_passwd & co: "[relay.example.com]:587 user:password" — no key name (other forms: FILE_RULES)
+    # postfix sasl_passwd & co: "[relay.example.com]:587 user:password" — no key name (other forms: formats.FILE_RULES)
     rule("sasl-passwd", rb"^[ \t]*\[[\w-]+(?:\.[\w-]+)+\]:\w+[ \t]+[^\s:#]+:(?P<s>\S(?:.*\S)?)[ \t\r]*$", b"]:",
          check_value=True),
-    rule("mysql-cli", rb"\b(?:mysql\w*|mariadb\w*)\b.*?\s-p(?P<s>[^\s\"'-][^\s\"']*)", (b"mysql", b"mariadb")),
-    rule("redis-cli", rb"\bredis-cli\b.*?\s-a\s+(?P<s>[^\s\"']+)", b"redis-cli"),
-    rule("cli-user-pass", rb"\b(?:curl|wget)\b.*?(?:\s-u\s*|--user[=\s])\s*[^\s:\"']+:(?P<s>[^\s\"']+)",
-         (b"curl", b"wget")),
-    rule("cli-secret", rb"(?:^|\s)--?[\w.-]*(?:" + SECRET_WORDS + rb")(?:=|\s+)(?P<s>[^\s\"'`]+)",
+    rule("cli-secret", rb"(?:^|(?<=\s))--?(?=[\w.-]*?(?:" + SECRET_WORDS + rb")(?:=|\s))(?P<k>[\w.-]*+)(?:=|\s++)"
+                       rb"(?P<s>[^\s\"'`]++)",
          SECRET_ANCHORS, check_value=True),
-    rule("xml-secret", rb"<(?P<tag>[\w:.-]*(?:" + SECRET_WORDS + rb")[\w:.-]*)(?:\s[^>]*)?>\s*"
-                       rb"(?:<!\[CDATA\[(?P<cd>.*?)\]\]>|(?P<s>[^<\s][^<]*?))\s*</(?P=tag)>", SECRET_ANCHORS,
+    rule("xml-secret", rb"<(?=[\w:.-]*?(?:" + SECRET_WORDS + rb"))(?P<k>[\w:.-]*+)(?:\s[^>]*+)?>\s*+"
+                       rb"(?:<!\[CDATA\[(?P<cd>(?:[^\]]++|\](?!\]>))*+)\]\]>|(?P<s>[^<\s][^<]*+))</(?P=k)>",
+         SECRET_ANCHORS,
          check_value=True),
     # a setting at the start of a line: the value runs to the end of it (INI, .cnf, .properties, YAML, .env)
-    rule("key-value", rb"^[ \t]*(?:-[ \t]+)?(?:export[ \t]+|set[ \t]+|-D)?(?P<k>[\w.\\-]*(?:" + SECRET_WORDS
-         + rb")[\w.\\-]*)(?:[ \t]*(?::|=|=>|:=)[ \t]*|[ \t]+)(?P<s>[^\s\"'\[{].*?)[ \t\r]*$", SECRET_ANCHORS,
+    rule("key-value", rb"^[ \t]*+(?:-[ \t]+)?(?:export[ \t]+|set[ \t]+|-D)?(?P<k>" + KEY
+         + rb")(?:[ \t]*+(?::|=|=>|:=)[ \t]*+(?:&[\w-]++[ \t]++)?(?P<s>[^\s\"'\[{&*|>].*+)"
+         rb"|[ \t]++(?P<t>[^\s\"'\[{&*|>]\S*+)[ \t\r]*+$)", SECRET_ANCHORS,
          check_value=True, flags=re.IGNORECASE | re.MULTILINE),
     # anywhere: key=value, key: value, "key": "value", key="value", -Dkey=value
-    rule("key-value", rb"(?:^|(?<=[^\w.\\-]))(?P<kq>\")?(?P<k>[\w.\\-]*(?:" + SECRET_WORDS + rb")[\w.-]*)[\"']?"
-                      rb"[ \t]*(?::|=|=>|:=)[ \t]*(?:" + _Q + rb"|(?P<s>[^\s\"',;<>{}\[\]]+))", SECRET_ANCHORS,
+    rule("key-value", rb"(?:^|(?<=[^\w.\\-]))(?P<kq>\")?(?P<k>" + KEY + rb")[\"']?"
+                      rb"[ \t]*+(?::|=|=>|:=)[ \t]*+(?:" + _Q + rb"|(?P<s>\$\{[^}\n]*+\}|[^\s\"',;<>{}\[\]]++))",
+         SECRET_ANCHORS,
          check_value=True),
 )
 
@@ -143,10 +161,3 @@ PEM_END = re.compile(rb"-----END [A-Z0-9 ]*(?:PRIVATE KEY(?: BLOCK)?|OpenVPN Sta
 PEM_ANCHOR = b"-----begin"
 
 BUILTIN_RULES: tuple[Rule, ...] = TOKEN_RULES + STRUCTURE_RULES
-
-# rules for every line of files known by name, whatever anchors they hold: (name suffix, rules)
-FILE_RULES: tuple[tuple[str, tuple[Rule, ...]], ...] = (
-    # postfix smtp_sasl_password_maps source: "relay user:password", "[relay]:port user:password", "@domain u:p"
-    ("sasl_passwd", (rule("sasl-passwd", rb"^[ \t]*[^\s#]\S*[ \t]+[^\s:#]+:(?P<s>\S(?:.*\S)?)[ \t\r]*$", (),
-                          check_value=True),)),
-)

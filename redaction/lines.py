@@ -1,0 +1,308 @@
+"""One line at a time: rules, value checks, and the per-format states (CSV columns, nginx maps,
+JSON values on the next line, YAML block scalars, INI continuations, headless key bodies)."""
+
+from __future__ import annotations
+
+import re
+
+from redaction.argv import ANCHORS as ARGV_ANCHORS
+from redaction.argv import argv_spans
+from redaction.formats import (
+    CSV_SECRET_COL,
+    DANGLING_KEY,
+    GENERIC_KV,
+    HISTORY_NAME,
+    LOG_NAME,
+    MAP_ENTRY,
+    MAP_START,
+    NEXT_VALUE,
+    YAML_BLOCK,
+    generic_ok,
+)
+from redaction.pieces import BODY, LAST
+from redaction.rules import (
+    FLAG_VALUE,
+    MID_WORD,
+    NOT_SECRET,
+    NOT_SECRET_SUFFIX,
+    PEM_ANCHOR,
+    PEM_BEGIN,
+    PEM_END,
+    STRONG_KEY,
+    Rule,
+)
+from redaction.shape import is_setting, secretish
+from redaction.structured import JDATA, KDATA, SECRET_OBJ, StructuredMixin
+
+ARGV_HINT = re.compile(b"|".join(re.escape(a) for a in ARGV_ANCHORS))
+LINE_ANCHORS = (b"map ", b"map\t", b"-----end")
+CSV_FIELD = re.compile(rb'"(?:[^"]|"")*+"|[^,\r\n]*+')
+CONFIG_EXT = re.compile(r"\.(?:ya?ml|json|xml|csv|tsv)$", re.IGNORECASE)
+
+
+class LineMixin(StructuredMixin):
+    def _init_lines(self, name: str) -> None:
+        low = name.lower()
+        self._mode: tuple | None = None
+        self._yaml = low.endswith((".yml", ".yaml"))
+        self._json = low.endswith(".json")
+        self._csv: tuple[bytes, set[int]] | None = None
+        self._csv_file = low.endswith((".csv", ".tsv"))
+        self._first = True
+        self._line_rules: tuple[Rule, ...] = tuple(r for pattern, rules in self.redactor.file_rules
+                                                   if pattern.search(name) for r in rules)
+        self._config = not LOG_NAME.search(name) and not HISTORY_NAME.search(name) and name not in ("-", "metadata")
+        if self._config:
+            self._line_rules += self.redactor.config_rules
+        self._all_lines = self._config or bool(self._line_rules)
+        self._plan = self.redactor.plan(self._line_rules)
+        self._inicont = self._config and not self._yaml and not self._json and not CONFIG_EXT.search(low)
+
+    def _flush_lines(self) -> bytes:
+        return b""
+
+    # -- blocks -----------------------------------------------------------------------------------
+    def _headless_keys(self, block: bytes) -> bytes:
+        """A key body whose BEGIN line was cut off (a tail): base64 lines then an END … PRIVATE KEY line."""
+        if b"PRIVATE KEY-----" not in block and b"Static key V1-----" not in block:
+            return block
+        out, pos = [], 0
+        for end in PEM_END.finditer(block):
+            ls = block.rfind(b"\n", 0, end.start()) + 1
+            if ls != end.start():
+                continue
+            start = ls
+            while start > pos:
+                prev = block.rfind(b"\n", 0, start - 1) + 1
+                if not (BODY if start < ls else LAST).fullmatch(block, prev, start - 1):
+                    break
+                start = prev
+            if start == ls:
+                continue
+            before = block[block.rfind(b"\n", 0, max(0, start - 1)) + 1:start]
+            if PEM_BEGIN.search(before) or self._mode == ("pem",) and not out:
+                continue
+            if start == 0 and self._mode is not None:
+                continue
+            self._ln += block.count(b"\n", 0, start)
+            marker = self._mark("private-key", block[start:ls])
+            self._ln -= block.count(b"\n", 0, start)
+            out += [block[pos:start], marker, b"\n" * block.count(b"\n", start, ls)]
+            pos = ls
+        if not out:
+            return block
+        out.append(block[pos:])
+        return b"".join(out)
+
+    # -- one line ---------------------------------------------------------------------------------
+    def _line(self, line: bytes) -> bytes:
+        first, self._first = self._first, False
+        mode = self._mode
+        if self._csv_file and first:
+            self._csv_header(line)
+            return line
+        if self._csv is not None:
+            return self._csv_line(line)
+        if mode is not None and mode[0] == "jobj":
+            return self._secret_objects(self._rules(line, line.lower()), mode[1])
+        if mode is not None:
+            handled = self._special(line, mode)
+            if handled is None:
+                handled = self._in_block(line, mode)
+            if handled is not None:
+                return handled
+        low = line.lower()
+        if PEM_ANCHOR in low:
+            begin = PEM_BEGIN.search(line)
+            if begin is not None:
+                end = PEM_END.search(line, begin.end())
+                marker = self._mark("private-key", line[begin.end():end.start() if end else None])
+                if end is None:
+                    self._mode = ("pem",)
+                    return line[: begin.end()] + b"\n" + marker + b"\n"
+                return line[: begin.end()] + marker + line[end.start():]
+        y = YAML_BLOCK.match(line) if b":" in line else None
+        if y is not None and not NOT_SECRET_SUFFIX.search(y.group("k")):
+            self._mode = ("yblock", len(y.group(1)), "yaml-block")
+            return line
+        if b"{" in line and SECRET_OBJ.search(line):
+            line = self._secret_objects(line)
+        line = self._rules(line, low)
+        if b"data" in low:
+            k = KDATA.match(line)
+            if k:
+                self._mode = ("kdata", len(k.group(1)), None, k.group(2) != b"data")
+            elif JDATA.match(line):
+                self._mode = ("jdata", b"stringdata" in low)
+        if b"map" in low and MAP_START.match(line):  # anchors: "map " / "map\t"
+            self._mode = ("nmap",)
+        elif b'"' in line and line.rstrip().endswith(b":"):
+            d = DANGLING_KEY.search(line)
+            if d is not None and not NOT_SECRET_SUFFIX.search(d.group("k")):
+                self._mode = ("jnext",)
+        return line
+
+    def _special(self, line: bytes, mode: tuple) -> bytes | None:
+        kind = mode[0]
+        if kind == "rest":  # the rest of a secret cut at a piece boundary
+            self._mode = None
+            lead = 1 if line[:1] == b"\x00" else 0
+            m = re.compile(rb"[^\s,;&\"']*+").match(line, lead)
+            assert m is not None
+            return line[:lead] + self._mark("piece-rest", m.group()) + line[m.end():] if m.end() > lead else line
+        if kind == "nmap":
+            stripped = line.strip()
+            if stripped.startswith(b"}"):
+                self._mode = None
+                return line
+            m = MAP_ENTRY.match(line)
+            if m is None or stripped.startswith(b"#"):
+                return line
+            g = 2 if m.group(2) is not None else 3
+            value = m.group(g)
+            if not value or is_setting(value) or value.startswith(b"$"):
+                return line
+            return line[:m.start(g)] + self._mark("nginx-map", value) + line[m.end(g):]
+        if kind == "jnext":
+            if not line.strip():
+                return line
+            self._mode = None
+            m = NEXT_VALUE.match(line)
+            if m is None or NOT_SECRET.match(m.group(2)):
+                return None
+            return line[:m.start(2)] + self._mark("key-value", m.group(2)) + line[m.end(2):]
+        return None
+
+    def _csv_header(self, line: bytes) -> None:
+        delim = b"\t" if self.name.lower().endswith(".tsv") else b","
+        cols = {i for i, f in enumerate(line.rstrip(b"\r\n").split(delim))
+                if CSV_SECRET_COL.search(f.strip(b'" ')) and not NOT_SECRET_SUFFIX.search(f.strip(b'" '))}
+        self._csv = (delim, cols) if cols else None
+
+    def _csv_line(self, line: bytes) -> bytes:
+        delim, cols = self._csv  # type: ignore[misc]
+        body = line.rstrip(b"\r\n")
+        fields = body.split(delim) if delim == b"\t" or b'"' not in body else _split_csv(body)
+        out = []
+        for i, f in enumerate(fields):
+            inner = f[1:-1] if len(f) >= 2 and f[:1] == b'"' == f[-1:] else f
+            if i in cols and inner and not NOT_SECRET.match(inner):
+                marker = self._mark("csv-secret", inner)
+                f = b'"' + marker + b'"' if len(inner) != len(f) else marker
+            out.append(f)
+        return delim.join(out) + line[len(body):]
+
+    # -- rules ------------------------------------------------------------------------------------
+    def _value_ok(self, r: Rule, m: re.Match[bytes], secret: bytes) -> bool:
+        value = secret.strip()
+        if r.check is not None and not r.check(value):
+            return False
+        if not r.check_value:
+            return True
+        key = m.group("k") if "k" in r.pattern.groupindex else None
+        if NOT_SECRET.match(value) or (key and NOT_SECRET_SUFFIX.search(key)):
+            return False
+        if key and FLAG_VALUE.fullmatch(value) and MID_WORD.search(key):
+            return False  # password.encoder.iterations = 4096: a setting, not a password
+        if key and not STRONG_KEY.search(key):
+            return secretish(value)  # a weak word (pin, auth): the value must look like a secret
+        return True
+
+    def _rules(self, line: bytes, low: bytes) -> bytes:
+        red = self.redactor
+        spans: list[tuple[int, int, bytes]] = []  # sorted, disjoint (start, end, marker); first rule wins
+        for r in self._plan.select(low):
+            cands = []
+            for m in r.pattern.finditer(line):
+                group = next((g for g in red._groups[r.pattern] if m.group(g) is not None), None)
+                if group is None:
+                    continue
+                start, end = m.span(group)
+                if group == "s":  # trailing blanks are not part of the value
+                    end = start + len(line[start:end].rstrip(b" \t\r\n"))
+                    if r.name == "key-value" and line[start - 1:start] == b"=" and m.group("k").isupper() \
+                            and line[m.end("k"):start] == b"=":  # VAR=value command …: one shell word
+                        cut = re.search(rb"[ \t]", line[start:end])
+                        end = start + cut.start() if cut else end
+                secret = line[start:end]
+                if not secret or secret.startswith(b"[REDACTED:") or red.allowed(secret):
+                    continue
+                cont = group == "s" and r.name == "key-value" and (len(secret) - len(secret.rstrip(b"\\"))) % 2 == 1
+                if cont:  # a .properties value continued on the next line: keep the backslash
+                    end -= 1
+                if self._value_ok(r, m, secret):
+                    cands.append((start, end, (r, m, group, line[start:end], cont)))
+            if cands:
+                accepted = _free(spans, cands)
+                spans = _merge(spans, [(s, e, self._rule_marker(line, s, *info)) for s, e, info in accepted])
+        if ARGV_HINT.search(low):
+            cands = [(s, e, line[s:e]) for s, e in sorted(argv_spans(line)) if e > s]
+            cands = [c for c in cands if not c[2].startswith(b"[REDACTED:") and not red.allowed(c[2])
+                     and not NOT_SECRET.match(c[2])]
+            spans = _merge(spans, [(s, e, self._mark("cli-password", v)) for s, e, v in _free(spans, cands)])
+        if self._config and (b"=" in line or b":" in line):
+            cands = []
+            for m in GENERIC_KV.finditer(line):
+                g = next(x for x in ("dq", "sq", "s") if m.group(x) is not None)
+                value = m.group(g)
+                if not value.startswith(b"[REDACTED:") and generic_ok(m.group("k"), value) and not red.allowed(value):
+                    cands.append((*m.span(g), (g, value)))
+            quote = self._yaml or self._json
+            spans = _merge(spans, [(s, e, self._quoted(self._mark("generated", v), g == "s" and quote))
+                                   for s, e, (g, v) in _free(spans, cands)])
+        if not spans:
+            return line
+        out, pos = [], 0
+        for start, end, marker in spans:
+            out += [line[pos:start], marker]
+            pos = end
+        out.append(line[pos:])
+        return b"".join(out)
+
+    @staticmethod
+    def _quoted(marker: bytes, quote: bool) -> bytes:
+        return b'"' + marker + b'"' if quote else marker
+
+    def _rule_marker(self, line: bytes, start: int, r: Rule, m: re.Match[bytes], group: str, secret: bytes,
+                     cont: bool) -> bytes:
+        if cont:
+            self._mode = ("cont",)
+        elif r.name == "key-value" and group == "s" and self._inicont and m.start() == 0 \
+                and not secret.endswith((b";", b"{", b",")):
+            self._mode = ("icont", len(line) - len(line.lstrip()), "key-value")
+        marker = self._mark(r.name, secret)
+        quote = group in ("s", "t") and r.name == "key-value" and (self._yaml or self._json or (
+            "kq" in r.pattern.groupindex and m.group("kq") is not None)) and line[start - 1:start] not in (b'"', b"'")
+        return self._quoted(marker, quote)
+
+
+def _free(spans: list[tuple[int, int, bytes]], cands: list[tuple]) -> list[tuple]:
+    """The candidates (sorted by start) overlapping neither ``spans`` (sorted, disjoint) nor each other."""
+    out, j, last = [], 0, -1
+    for c in cands:
+        s, e = c[0], c[1]
+        while j < len(spans) and spans[j][1] <= s:
+            j += 1
+        if (j < len(spans) and spans[j][0] < e) or s < last:
+            continue
+        out.append(c)
+        last = e
+    return out
+
+
+def _merge(a: list[tuple[int, int, bytes]], b: list[tuple[int, int, bytes]]) -> list[tuple[int, int, bytes]]:
+    return sorted(a + b) if a and b else a or b
+
+
+def _split_csv(body: bytes) -> list[bytes]:
+    """Split one CSV line on commas outside double quotes (linear)."""
+    fields, pos = [], 0
+    while True:
+        m = CSV_FIELD.match(body, pos)
+        assert m is not None
+        fields.append(m.group())
+        pos = m.end()
+        if pos >= len(body) or body[pos:pos + 1] != b",":
+            break
+        pos += 1
+    return fields

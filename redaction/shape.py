@@ -1,0 +1,90 @@
+"""What a value looks like: generated (a secret under any name), a setting, or an identifier.
+
+All checks run on one value (bounded by its line) with linear-time regexes.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+
+from redaction.rules import NOT_SECRET
+
+# keys whose values are identifiers, hashes of public things or settings, even when they look generated
+ID_KEY = re.compile(
+    rb"(?:^|[_.-])(?:id|uuid|guid|uid|gid|checksum|hash|sha\d*|md5|digest|commit|rev|revision|fingerprint|etag"
+    rb"|version|ver|serial|build|path|file|dir|url|uri|host|hostname|name|user|username|login|email|dn|ssid"
+    rb"|mac|ip|address|addr|port|region|zone|bucket|topic|queue|channel|cluster|node|instance|image|tag|ref"
+    rb"|branch|sum|cn|ou|dc|domain|realm|issuer|audience|scope|type|mode|format|locale|lang|charset"
+    rb"|timezone|tz|cipher|ciphers|algorithm|curve|class|classname|listener|handler|driver)s?$",
+    re.IGNORECASE,
+)
+UUID = re.compile(rb"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
+HEX = re.compile(rb"[0-9a-fA-F]+")
+PATHLIKE = re.compile(rb"[\w.-]*[/\\][\w./\\-]*")
+HOSTPORT = re.compile(rb"(?:[\w-]+\.)*[\w-]+:\d{1,5}")
+VERSION = re.compile(rb"v?\d+(?:\.\d+)+(?:[-+.][\w.]+)?")
+DATEISH = re.compile(rb"\d{4}-\d\d-\d\d(?:[T ]\d\d:\d\d(?::\d\d)?(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)?)?")
+CIPHERS = re.compile(rb"[!+-]?[\w.@=+-]++(?:[:,][!+-]?[\w.@=+-]++)*+")
+CIPHER_WORD = re.compile(rb"AES|CHACHA|ECDHE|ECDSA|RSA|SHA\d|GCM|HIGH|MEDIUM|NULL|CBC|DHE|PSK-|TLS_|SECP|X25519")
+DOTTED = re.compile(rb"[A-Za-z_][\w$-]*+(?:\.[A-Za-z_][\w$-]*+)++")
+TOKEN_CHARS = re.compile(rb"[A-Za-z0-9+/=_.~!@#$%^&*?-]+")
+
+
+def entropy(value: bytes) -> float:
+    """Shannon entropy in bits per character."""
+    n = len(value)
+    return -sum(c / n * math.log2(c / n) for c in Counter(value).values()) if n else 0.0
+
+
+def classes(value: bytes) -> int:
+    """How many of lower, upper, digit, symbol the value mixes."""
+    return (any(97 <= c <= 122 for c in value) + any(65 <= c <= 90 for c in value)
+            + any(48 <= c <= 57 for c in value) + any(not (c < 128 and chr(c).isalnum()) for c in value))
+
+
+def is_setting(value: bytes) -> bool:
+    """Numbers, durations, booleans, placeholders, paths, host:port, versions, dates, cipher lists."""
+    v = value.strip()
+    return (not v or NOT_SECRET.match(v) is not None or PATHLIKE.fullmatch(v) is not None
+            or HOSTPORT.fullmatch(v) is not None or VERSION.fullmatch(v) is not None
+            or DATEISH.fullmatch(v) is not None
+            or ((b":" in v or b"," in v or v.startswith(b"TLS_")) and CIPHER_WORD.search(v) is not None
+                and CIPHERS.fullmatch(v) is not None))
+
+
+def looks_generated(value: bytes, min_len: int = 16) -> bool:
+    """A machine-made secret: long, one token, mixed classes (or long hex/base64), high entropy."""
+    v = value.strip()
+    if len(v) < min_len or len(v) > 4096 or not TOKEN_CHARS.fullmatch(v) or is_setting(v):
+        return False
+    if UUID.fullmatch(v):
+        return False
+    if HEX.fullmatch(v):
+        return len(v) >= 32 and entropy(v) >= 3.0
+    if DOTTED.fullmatch(v):
+        return False
+    mixed = classes(v)
+    if mixed < 2:
+        return False
+    if v.isalpha():  # CamelCase words are names; random letters switch case often
+        switches = sum((a < 97) != (b < 97) for a, b in zip(v, v[1:], strict=False))
+        if switches * 3 < len(v):
+            return False
+    return entropy(v) >= 3.3
+
+
+def secretish(value: bytes) -> bool:
+    """Under a weak secret word (auth, key, pin): not a setting, one token, and not a plain word."""
+    v = value.strip()
+    if len(v) < 6 or is_setting(v) or not TOKEN_CHARS.fullmatch(v):
+        return False
+    if v.isdigit():
+        return len(v) >= 4
+    return classes(v) >= 2 and not v.isalpha() or looks_generated(v, 12)
+
+
+def digits_pin(value: bytes) -> bool:
+    v = value.strip()
+    return v.isdigit() and 4 <= len(v) <= 12 or secretish(v)
