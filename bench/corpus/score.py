@@ -94,6 +94,7 @@ class Tally:
 @dataclass
 class Result:
     total: Tally = field(default_factory=Tally)
+    per_part: dict = field(default_factory=lambda: defaultdict(Tally))
     per_format: dict = field(default_factory=lambda: defaultdict(Tally))
     per_class: dict = field(default_factory=lambda: defaultdict(Tally))
     per_shape: dict = field(default_factory=lambda: defaultdict(Tally))
@@ -110,6 +111,7 @@ class Result:
         return {"engine": self.engine, "total": self.total.row(),
                 "structured_files": self.structured_files, "parse_failures": len(self.parse_failures),
                 "missing_outputs": len(self.missing), "mb_per_s": round(self.bytes / 1e6 / max(self.seconds, 1e-9), 1),
+                "per_part": {k: v.row() for k, v in sorted(self.per_part.items())},
                 "per_format": {k: v.row() for k, v in sorted(self.per_format.items())},
                 "per_class": {k: v.row() for k, v in sorted(self.per_class.items())},
                 "per_shape": {k: v.row() for k, v in sorted(self.per_shape.items())},
@@ -165,8 +167,10 @@ def score(truth: list[dict], tree: Path, redacted: Path) -> Result:
                 if bad:
                     res.lost.append({"file": rel, "class": it["class"], "format": it["format"], "line": it["line"],
                                      "needle": it["needle"]})
+            part = "adversarial" if rel.startswith("adversarial/") else "conffiles"
             res.total.add(it, bad)
-            res.per_format[it["format"]].add(it, bad)
+            res.per_part[part].add(it, bad)
+            res.per_format[f"{part}: {it['format']}"].add(it, bad)
             res.per_class[it["class"] if it["role"] == "secret" or it["class"].startswith("adv:")
                           else "conffile:lookalike"].add(it, bad)
             res.per_shape[it["shape"]].add(it, bad)
@@ -212,7 +216,9 @@ def print_report(res: Result, leaks: int = 40, out=sys.stdout) -> None:
           f"look-alikes {t['lookalikes']}  lost {t['lost']}  retention {_pct(t, 'retention')}   "
           f"structured files {s['structured_files']}  parse failures {s['parse_failures']}"
           + (f"   missing outputs {s['missing_outputs']}" if s["missing_outputs"] else ""), file=out)
-    for title, table in (("format", s["per_format"]), ("class", s["per_class"]), ("shape", s["per_shape"])):
+    tables = (("part", s["per_part"]), ("format", s["per_format"]), ("class", s["per_class"]),
+              ("shape", s["per_shape"]))
+    for title, table in tables:
         print(f"\nper {title}:", file=out)
         print(f"  {title:34} {'secrets':>8} {'leaked':>7} {'recall':>8}   {'look-al':>7} {'lost':>5} "
               f"{'retent':>8}", file=out)

@@ -46,7 +46,8 @@ NOT_SECRET_TOKENS = {
     "threads", "parallelism", "salt", "log", "logging", "debug", "auth", "authentication", "only", "allow",
     "deny", "sasl", "ssl", "tls", "bind", "dn", "permit", "empty", "use", "cleanup", "exchange", "mapping",
     "base", "filter", "scope", "options", "option", "flags",
-    "pass_env", "on", "off", "uuid", "identity", "endpoint", "notify", "return", "bcc", "pin", "id_type",
+    "pass_env", "on", "off", "alg", "params", "opts", "args", "uuid", "identity", "endpoint", "notify",
+    "return", "bcc", "pin", "id_type",
     "default", "fallback", "show", "hide", "dialog", "reminder", "recovery",
 }
 UPSTREAM_PASS = {"proxy_pass", "fastcgi_pass", "uwsgi_pass", "grpc_pass", "scgi_pass", "memcached_pass"}
@@ -153,7 +154,7 @@ QVAL = r"(?:\"(?P<dq>[^\"\n]*)\"|'(?P<sq>[^'\n]*)'|(?P<bare>[^\s\"'#;][^\n]*?))"
 KV = re.compile(r"^[ \t]*" + COMMENT + r"(?:export[ \t]+|set[ \t]+)?(?P<k>[A-Za-z_$@][\w.\-\[\]'$@]*)"
                 r"[ \t]*(?:=|:=|=>|:)[ \t]*" + QVAL.replace(r"*?))", r"*?|))") + r"[ \t]*[;,]?[ \t]*\r?$")
 # a password inside a value: libpq/dovecot conninfo "host=db user=x password=y", "SQLConnectInfo db user pass"
-INLINE = re.compile(r"(?P<c>^[ \t]*#[ \t]*)?.*?(?<![\w.-])(?P<k>password|passwd|pwd|pass|secret)[ \t]*=[ \t]*"
+INLINE = re.compile(r"(?P<c>^[ \t]*#[ \t]*)?.*?(?<![\w./-])(?P<k>password|passwd|pwd|pass|secret)[ \t]*=[ \t]*"
                     r"(?:'(?P<sq>[^'\n]*)'|(?P<bare>[^\s'\";#]+))", re.IGNORECASE)
 SQLCONNECT = re.compile(r"^[ \t]*(?P<c>#[ \t]*)?(?P<k>SQLConnectInfo)[ \t]+\S+[ \t]+\S+[ \t]+(?P<bare>[^\s#]+)")
 DIRECTIVE = re.compile(r"^[ \t]*" + COMMENT + r"(?P<k>[A-Za-z_][\w.\-]*)[ \t]+" + QVAL + r"[ \t]*;?[ \t]*\r?$")
@@ -369,7 +370,8 @@ def find_slots(rel: str, text: str, fmt: str | None = None) -> list[Slot]:
                                         or re.search(r"\.(?:pem|key|crt|der|p12|jks|keytab)$", value)):
                     cls = "setting"
                 if rx is NGINX_HEADER:
-                    cls = "secret" if re.search(r"(?i)api[-_]?key|auth|token|secret|signature", key) else None
+                    cls = "secret" if re.search(r"(?i)api[-_]?key|auth[-_]?token|token|secret|signature|authorization|"
+                                                r"passw", key) else None
                     if cls:
                         slots.append(Slot(rel, fmt, i, s, e, key, "secret", "header", q, comment))
                         found = True
@@ -424,7 +426,7 @@ SKIP_PARTS = ("/man/", "/locale/", "/i18n/", "/icons/", "/images/", "/fonts/", "
               "/javascript/", "/js/", "/css/", "/help/", "/mibs/", "/zoneinfo/", "/lintian/", "/bug/", "/locales/",
               "zabbix-frontend-php/templates/", "/lang/", "/language/", "/plugins/", "/wp-includes/", "/wp-admin/",
               "/libraries/classes/")
-CONFIG_NAME = re.compile(r"conf|config|settings|default|sample|dist|local|example|secret|passw|credential|auth|"
+CONFIG_NAME = re.compile(r"conf|config|settings|default|sample|dist|local|example|secrets$|"
                          r"\.ini|\.cnf|\.cfg|\.env|\.properties|\.ya?ml|\.xml|rc$")
 
 
@@ -438,10 +440,15 @@ def wanted(rel: str) -> bool:
         return True
     if name.endswith((".php", ".inc", ".json", ".xml")) and not CONFIG_NAME.search(name):
         return False  # program source and data, not configuration
-    if name.endswith((".py", ".pl", ".pm", ".rb", ".c", ".h", ".js", ".html", ".htm", ".md", ".pod", ".po",
+    if re.match(r"(?:readme|authors|changelog|changes|news|copyright|todo|install|upgrading|faq)", name):
+        return False
+    if name.endswith((".py", ".pl", ".pm", ".rb", ".c", ".h", ".js", ".html", ".htm", ".md", ".pod", ".po", ".go",
+                      ".java", ".cpp", ".cc", ".ldif", ".schema", ".diff", ".patch",
                       ".sql", ".svg", ".png", ".gif", ".jpg", ".css", ".mo", ".tex", ".pdf", ".1", ".5", ".8")):
         return False
     if low.startswith("/usr/share/doc/"):
+        if name.endswith(".txt") and name not in POSITIONAL_NAMES and not re.search(r"/examples?/", low):
+            return False
         return bool(re.search(r"/(?:examples?|samples?|contrib|config|conf)/", low)) or bool(CONFIG_NAME.search(name))
     if low.startswith(("/usr/share/", "/usr/lib/", "/var/lib/", "/opt/")):
         return name.endswith(CONFIG_SUFFIXES) or name in POSITIONAL_NAMES
