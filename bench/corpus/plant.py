@@ -87,6 +87,8 @@ class Planter:
                 line, shift = uncomment(line, slot)
                 start, end, commented = start - shift, end - shift, False
             forbid, wrap = forbidden(fmt, slot.quote, slot.kind)
+            if slot.kind == "inline":  # inside another value: no quotes of our own, no separators
+                forbid, wrap = forbid + " #;'\"!&%=,{}[]:*|>@-?$", ""
             if slot.role == "secret" and self.rng.random() < 0.1:
                 role, shape, value = "lookalike", "placeholder", lookalike(self.rng, "placeholder")
                 if any(c in value for c in forbid) or fmt == "xml" and "{" in value:

@@ -70,13 +70,15 @@ SECRET_SHAPES = {
     "npm": lambda r: "npm_" + _alnum(r, 36),
 }
 # weights: most admins' secrets are plain random strings or passphrases
-SHAPE_WEIGHTS = {"alnum": 8, "passphrase": 5, "base64": 3, "hex": 3, "des-crypt": 1, "bcrypt": 1, "jwt": 1}
+# (each vendor shape 0.5: together about a quarter of the secrets)
+SHAPE_WEIGHTS = {"alnum": 8, "passphrase": 5, "base64": 3, "hex": 3, "des-crypt": 1, "bcrypt": 1, "jwt": 1,
+                 "sha512-crypt": 0.5, "aws-secret": 1}
 
 
 def secret(rng: random.Random, forbid: str = "", shape: str | None = None) -> tuple[str, str]:
     """(shape, value) of a random secret without any character of ``forbid``."""
     names = list(SECRET_SHAPES)
-    weights = [SHAPE_WEIGHTS.get(n, 1) for n in names]
+    weights = [SHAPE_WEIGHTS.get(n, 0.5) for n in names]
     for _ in range(200):
         name = shape or rng.choices(names, weights)[0]
         value = SECRET_SHAPES[name](rng)

@@ -47,7 +47,7 @@ NOT_SECRET_TOKENS = {
     "deny", "sasl", "ssl", "tls", "bind", "dn", "permit", "empty", "use", "cleanup", "exchange", "mapping",
     "base", "filter", "scope", "options", "option", "flags",
     "pass_env", "on", "off", "alg", "params", "opts", "args", "uuid", "identity", "endpoint", "notify",
-    "return", "bcc", "pin", "id_type",
+    "return", "bcc", "pin", "id_type", "life", "duration", "enforce", "kpasswd", "lifespan", "validity",
     "default", "fallback", "show", "hide", "dialog", "reminder", "recovery",
 }
 UPSTREAM_PASS = {"proxy_pass", "fastcgi_pass", "uwsgi_pass", "grpc_pass", "scgi_pass", "memcached_pass"}
