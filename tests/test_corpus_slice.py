@@ -19,14 +19,15 @@ from bench.corpus.slots import find_slots
 
 DATA = Path(__file__).parent / "data" / "conffiles"
 CLASSES = ["pgpass", "htpasswd", "chap-secrets", "sql-password", "command-lines", "yaml-block-anchor",
-           "json-structure", "xml-entry-property", "vendor-tokens", "lookalikes", "auth-headers", "innocuous-names"]
+           "json-structure", "xml-entry-property", "vendor-tokens", "lookalikes", "auth-headers", "innocuous-names",
+           "gzip-rotated-log"]
 SEED = 12
 
 # ---------------------------------------------------------------------------------------------------------
-# FLOOR for the current engine on this slice — measured on branch `corpus` (recall 51.28 %, look-alike
-# retention 86.42 %, 2 structured files broken), minus a margin. RAISE THESE as the engine improves
+# FLOOR for the current engine on this slice — measured on branch `corpus` (recall 48.80 %, look-alike
+# retention 86.75 %, 2 structured files broken), minus a margin. RAISE THESE as the engine improves
 # (issue 12's target on the full conffile corpus: recall ≥ 99.9 %, retention ≥ 99.5 %, 0 parse failures).
-MIN_RECALL = 0.45
+MIN_RECALL = 0.43
 MIN_RETENTION = 0.80
 MAX_PARSE_FAILURES = 2
 # ---------------------------------------------------------------------------------------------------------
@@ -63,7 +64,7 @@ def test_every_real_file_has_slots_and_every_item_is_planted(corpus: Path) -> No
     planted = {it["file"].split("/", 1)[1] for it in items if it["file"].startswith("conffiles/")}
     assert planted == files
     for it in items:
-        text = (corpus / "tree" / it["file"]).read_text()
+        text = score.read_text(corpus / "tree" / it["file"])
         assert it["value"] in text, it
         if it["role"] == "lookalike":
             assert it["needle"] in text, it

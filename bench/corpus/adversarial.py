@@ -8,6 +8,7 @@ byte for byte). ``generate`` writes ``n`` instances of every class under ``DIR/C
 from __future__ import annotations
 
 import base64
+import gzip
 import json
 import random
 import textwrap
@@ -504,6 +505,14 @@ def _(rng, i):
     return d
 
 
+@gen("gzip-rotated-log")
+def _(rng, i):
+    """A rotated, gzipped database log (``casepack redact`` keeps gzip as gzip): the scorer gunzips it."""
+    d = GENERATORS["sql-password"](rng, i)
+    d.name = d.name.replace(".log", f".log.{i + 1}.gz")
+    return d
+
+
 @gen("lookalikes")
 def _(rng, i):
     d = Doc(f"etc/app{i}/tuning.conf", "kv")
@@ -528,7 +537,10 @@ def generate(root: Path, rng: random.Random, n: int = 6, only: list[str] | None 
             rel = f"adversarial/{cls}/{i}/{doc.name}"
             path = root / cls / str(i) / doc.name
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(doc.text)
+            if path.suffix == ".gz":
+                path.write_bytes(gzip.compress(doc.text.encode(), mtime=0))
+            else:
+                path.write_text(doc.text)
             lines = doc.text.split("\n")
             ok = parses(doc.fmt, doc.text)
 

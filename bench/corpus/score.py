@@ -12,6 +12,7 @@ per shape, and the leaks (file, class, line) for developers.
 from __future__ import annotations
 
 import argparse
+import gzip
 import importlib
 import json
 import os
@@ -95,6 +96,7 @@ class Tally:
 class Result:
     total: Tally = field(default_factory=Tally)
     per_part: dict = field(default_factory=lambda: defaultdict(Tally))
+    per_state: dict = field(default_factory=lambda: defaultdict(Tally))
     per_format: dict = field(default_factory=lambda: defaultdict(Tally))
     per_class: dict = field(default_factory=lambda: defaultdict(Tally))
     per_shape: dict = field(default_factory=lambda: defaultdict(Tally))
@@ -112,10 +114,22 @@ class Result:
                 "structured_files": self.structured_files, "parse_failures": len(self.parse_failures),
                 "missing_outputs": len(self.missing), "mb_per_s": round(self.bytes / 1e6 / max(self.seconds, 1e-9), 1),
                 "per_part": {k: v.row() for k, v in sorted(self.per_part.items())},
+                "per_state": {k: v.row() for k, v in sorted(self.per_state.items())},
                 "per_format": {k: v.row() for k, v in sorted(self.per_format.items())},
                 "per_class": {k: v.row() for k, v in sorted(self.per_class.items())},
                 "per_shape": {k: v.row() for k, v in sorted(self.per_shape.items())},
                 "leaks": self.leaks, "lookalikes_lost": self.lost, "parse_failure_files": self.parse_failures}
+
+
+def read_text(path: Path) -> str:
+    """A corpus or output file as text (gunzipped when it is a .gz)."""
+    data = path.read_bytes()
+    if path.suffix == ".gz":
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError):
+            pass
+    return data.decode("utf-8", "replace")
 
 
 def leaked_at(value: str, out: str) -> int | None:
@@ -148,7 +162,7 @@ def score(truth: list[dict], tree: Path, redacted: Path) -> Result:
             res.missing.append(rel)
             out = ""
         else:
-            out = path.read_bytes().decode("utf-8", "replace")
+            out = read_text(path)
         if any(it.get("parses") for it in items):
             res.structured_files += 1
             if path.exists() and not parses(items[0]["format"], out):
@@ -170,6 +184,9 @@ def score(truth: list[dict], tree: Path, redacted: Path) -> Result:
             part = "adversarial" if rel.startswith("adversarial/") else "conffiles"
             res.total.add(it, bad)
             res.per_part[part].add(it, bad)
+            if part == "conffiles":
+                res.per_state["conffiles: " + ("commented-out line" if it.get("commented") else "active line")].add(
+                    it, bad)
             res.per_format[f"{part}: {it['format']}"].add(it, bad)
             res.per_class[it["class"] if it["role"] == "secret" or it["class"].startswith("adv:")
                           else "conffile:lookalike"].add(it, bad)
@@ -216,8 +233,8 @@ def print_report(res: Result, leaks: int = 40, out=sys.stdout) -> None:
           f"look-alikes {t['lookalikes']}  lost {t['lost']}  retention {_pct(t, 'retention')}   "
           f"structured files {s['structured_files']}  parse failures {s['parse_failures']}"
           + (f"   missing outputs {s['missing_outputs']}" if s["missing_outputs"] else ""), file=out)
-    tables = (("part", s["per_part"]), ("format", s["per_format"]), ("class", s["per_class"]),
-              ("shape", s["per_shape"]))
+    tables = (("part", s["per_part"]), ("state", s["per_state"]), ("format", s["per_format"]),
+              ("class", s["per_class"]), ("shape", s["per_shape"]))
     for title, table in tables:
         print(f"\nper {title}:", file=out)
         print(f"  {title:34} {'secrets':>8} {'leaked':>7} {'recall':>8}   {'look-al':>7} {'lost':>5} "
