@@ -145,10 +145,27 @@ def leaked_at(value: str, out: str) -> int | None:
 
 
 def line_at(text: str, index: int) -> tuple[int, str]:
+    """(line number, the line — or 200 characters of it around ``index`` when it is longer)."""
     start = text.rfind("\n", 0, index) + 1
     end = text.find("\n", index)
     line = text[start:end if end >= 0 else len(text)]
-    return text.count("\n", 0, index) + 1, line if len(line) <= 200 else line[:200] + "…"
+    if len(line) > 200:
+        at = max(0, index - start - 100)
+        line = ("…" if at else "") + line[at:at + 200] + "…"
+    return text.count("\n", 0, index) + 1, line
+
+
+def spread(rows: list[dict], n: int) -> list[dict]:
+    """Up to ``n`` rows taken round-robin across classes, so that every class shows up."""
+    groups: dict[str, list[dict]] = defaultdict(list)
+    for r in rows:
+        groups[r["class"]].append(r)
+    out: list[dict] = []
+    while len(out) < min(n, len(rows)):
+        for g in groups.values():
+            if g and len(out) < n:
+                out.append(g.pop(0))
+    return out
 
 
 def score(truth: list[dict], tree: Path, redacted: Path) -> Result:
@@ -247,13 +264,13 @@ def print_report(res: Result, leaks: int = 40, out=sys.stdout) -> None:
         for f in res.parse_failures[:leaks]:
             print(f"  {f}", file=out)
     if res.leaks:
-        print(f"\nleaks ({len(res.leaks)}; first {min(leaks, len(res.leaks))}):", file=out)
-        for lk in res.leaks[:leaks]:
+        print(f"\nleaks ({len(res.leaks)}; {min(leaks, len(res.leaks))} shown, across classes):", file=out)
+        for lk in spread(res.leaks, leaks):
             print(f"  {lk['file']}:{lk['line']}  [{lk['class']} / {lk['shape']}]  {lk['output_line'].strip()}",
                   file=out)
     if res.lost:
-        print(f"\nlook-alikes removed ({len(res.lost)}; first {min(leaks, len(res.lost))}):", file=out)
-        for lk in res.lost[:leaks]:
+        print(f"\nlook-alikes removed ({len(res.lost)}; {min(leaks, len(res.lost))} shown, across classes):", file=out)
+        for lk in spread(res.lost, leaks):
             print(f"  {lk['file']}:{lk['line']}  [{lk['class']}]  {lk['needle'][:150]}", file=out)
 
 
