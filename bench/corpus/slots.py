@@ -47,7 +47,7 @@ NOT_SECRET_TOKENS = {
     "deny", "sasl", "ssl", "tls", "bind", "dn", "permit", "empty", "use", "cleanup", "exchange", "mapping",
     "base", "filter", "scope", "options", "option", "flags",
     "pass_env", "on", "off", "alg", "params", "opts", "args", "uuid", "identity", "endpoint", "notify",
-    "return", "bcc", "pin", "id_type", "life", "duration", "enforce", "kpasswd", "lifespan", "validity",
+    "return", "bcc", "pin", "id_type", "accept", "life", "duration", "enforce", "kpasswd", "lifespan", "validity",
     "default", "fallback", "show", "hide", "dialog", "reminder", "recovery",
 }
 UPSTREAM_PASS = {"proxy_pass", "fastcgi_pass", "uwsgi_pass", "grpc_pass", "scgi_pass", "memcached_pass"}
@@ -78,6 +78,8 @@ def classify_key(key: str) -> str | None:
     if not secretish:
         return None
     setting = [t for t in toks if t in NOT_SECRET_TOKENS]
+    if "cipher" in toks and not any(t.startswith("pass") or t in ("secret", "key") for t in toks):
+        setting.append("cipher")  # TLSCipherPSK: the cipher list for PSK, not the key
     # 'auth_pass', 'ssl_key_password', 'bind_pw' are secrets: only non-qualifier setting tokens count
     setting = [t for t in setting if t not in {"auth", "authentication", "sasl", "ssl", "tls", "bind", "db",
                                                "database", "user", "server", "client", "ldap", "smtp"}]
@@ -340,6 +342,8 @@ def find_slots(rel: str, text: str, fmt: str | None = None) -> list[Slot]:
                 if not m:
                     continue
                 key = _key(m)
+                if rx is JSON_KV and ":" in key:
+                    continue  # a policy rule name ("os_compute_api:os-server-password"), not a setting
                 s, e, q = _span(m)
                 value = line[s:e]
                 comment = m.start("c") if "c" in m.re.groupindex and m.group("c") else -1
