@@ -282,7 +282,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--redacted", type=Path, help="where the redacted tree goes (default CORPUS/redacted)")
     ap.add_argument("--json", dest="json_out", type=Path, help="write the full result (with all leaks) here")
     ap.add_argument("--leaks", type=int, default=40, help="how many leaks and lost look-alikes to print")
-    ap.add_argument("--only", help="score only files whose path contains this (e.g. adversarial/, conffiles, adversarial/pgpass/)")
+    ap.add_argument("--only", help="score only files whose path contains this "
+                                   "(e.g. adversarial/, conffiles, adversarial/pgpass/)")
     args = ap.parse_args(argv)
     res = run(args.corpus, args.engine_path, args.cli, args.redacted)
     if args.only:
