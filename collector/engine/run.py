@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
-from collector import __version__
+from collector import __version__, secrets
 from collector.bundle import signing
 from collector.bundle.casedoc import case_context
 from collector.bundle.crypto import Encryption, fingerprint
@@ -26,6 +26,7 @@ from collector.bundle.writer import BundleWriter
 from collector.casefile import render_case
 from collector.defaults import ARTIFACT_JOBS
 from collector.engine.artifacts import ArtifactCollector, RunOptions
+from collector.engine.scrub import scrub_artifact, scrub_host, scrub_mapping
 from collector.errors import CasepackError, ExitStatus, InputError
 from collector.hosts.target import HostTarget, safe_name
 from collector.plan import HostPlan, Plan, Task, build_plan, discover, make_window
@@ -126,7 +127,7 @@ def collect(request: CollectRequest, reporter: Reporter | None = None) -> Collec
         manifest = Manifest(
             tool={"name": "casepack", "version": __version__, "python": platform.python_version()},
             created=started.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            case=dict(request.case),
+            case=scrub_mapping(redactor, request.case),
             window=steps.window.describe(),
             options={"max_file_size": request.options.max_file_size, "redact": request.options.redact,
                      "probes": [p.name for p in request.probes], "jobs": request.jobs,
@@ -168,7 +169,10 @@ def _redactor(request: CollectRequest) -> Redactor:
         # short or plain-word names ("vm", "orders") would also hit ordinary words ("vm.swappiness")
         words = sorted(n for n in names if len(n) >= 4 and re.search(r"[\d.-]", n) and not _IP.fullmatch(n))
         config = (config or RedactionConfig()).merged(RedactionConfig(keywords=words))
-    return Redactor(config=config, pseudonymize=opts.pseudonymize)
+    redactor = Redactor(config=config, pseudonymize=opts.pseudonymize)
+    for value in secrets.known_values():  # sudo password, passphrase, secret probe variables: removed by value
+        redactor.add_literal(value)
+    return redactor
 
 
 _IP = re.compile(r"[\d.]+|[0-9a-fA-F:]+")
@@ -213,12 +217,12 @@ def _collect_host(steps: Plan, host_plan: HostPlan, request: CollectRequest, red
     try:
         discover(steps, host_plan, transport)
         for probe_name, error in host_plan.errors:
-            results.append(ArtifactResult(shown, probe_name, "discover", "command", "discover",
-                                          status="failed", error=error))
+            results.append(scrub_artifact(redactor, ArtifactResult(shown, probe_name, "discover", "command",
+                                                                   "discover", status="failed", error=error)))
         collector = ArtifactCollector(transport, shown, request.options, steps.window, redactor, writer, spool_dir)
 
         def one(task: Task) -> list[ArtifactResult]:
-            done = collector.collect(task)
+            done = [scrub_artifact(redactor, res) for res in collector.collect(task)]
             for res in done:
                 reporter.artifact_done(res)
             return done
@@ -235,6 +239,7 @@ def _collect_host(steps: Plan, host_plan: HostPlan, request: CollectRequest, red
         host.status = "partial"
         host.error = f"{len(failures)} artifact(s) not collected"
     host.duration = round(time.monotonic() - started, 3)
+    scrub_host(redactor, host)
     reporter.host_done(host)
     return host, results
 
@@ -248,6 +253,7 @@ def plan_request(request: CollectRequest, now: float) -> Plan:
 def _finish(writer: BundleWriter, manifest: Manifest, redactor: Redactor | None, request: CollectRequest,
             spool_dir: str) -> None:
     report = {"enabled": redactor is not None, "files": redactor.report if redactor else {},
+              "audit": redactor.audit if redactor else {},
               "pseudonymized": bool(redactor and redactor.pseudonymizer)}
     report["total"] = sum(sum(c.values()) for c in report["files"].values())
     manifest.redaction = report

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from collector import secrets
 from collector.bundle.casedoc import human_size
 from collector.engine.run import CollectRequest, plan_request
 from collector.errors import CasepackError
@@ -22,6 +23,7 @@ from collector.preflight.inspect import Finding, Retrieval, evaluate_task
 from collector.preflight.selftest import redaction_selftest
 from collector.preflight.supportplan import check_support_plan
 from collector.transport.host import Host
+from redaction import Redactor
 
 THROUGHPUT = 60e6  # bytes/s a collection moves (redaction on, one host), for the estimate
 PER_ARTIFACT = 0.05  # seconds of round trips per artifact
@@ -87,7 +89,23 @@ def run_process_test(req: ProcessTestRequest) -> ProcessReport:
     if req.check_encryption is not None:
         findings.extend(req.check_encryption())
     findings.extend(check_support_plan(req.support, req.collect.case, req.has_case_file))
-    return ProcessReport(hosts, findings, total, seconds, time.monotonic() - started)
+    report = ProcessReport(hosts, findings, total, seconds, time.monotonic() - started)
+    _scrub(report)
+    return report
+
+
+def _scrub(report: ProcessReport) -> None:
+    """Findings and runbook rows quote stderr and commands: they pass the redactor (with casepack's own secrets)."""
+    redactor = Redactor()
+    for value in secrets.known_values():
+        redactor.add_literal(value)
+    for f in report.all_findings:
+        f.detail = redactor.redact_text(f.detail, "PROCESS.md")
+        f.remedy = redactor.redact_text(f.remedy, "PROCESS.md")
+    for h in report.hosts:
+        h.facts = {k: redactor.redact_text(v, "PROCESS.md") for k, v in h.facts.items()}
+        for r in h.retrievals:
+            r.how = redactor.redact_text(r.how, "PROCESS.md")
 
 
 def _test_host(steps: Plan, host_plan: HostPlan, cap: int) -> HostReport:
