@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from redaction.rules import SECRET_ANCHORS, SECRET_WORDS, Rule, rule
+from redaction.rules import KEY, SECRET_ANCHORS, SECRET_WORDS, Rule, rule
 from redaction.shape import HEX, ID_KEY, is_setting, looks_generated, secretish
 
 _QV = rb"(?:\"(?P<dq>[^\"\n]*+)\"|'(?P<sq>[^'\n]*+)'|(?P<s>[^\s\"';,]++))"  # a quoted or bare value
@@ -78,7 +78,7 @@ FORMAT_RULES: tuple[Rule, ...] = VENDOR_RULES + (
     # BIND/named: secret "base64";  snmpd: rocommunity SECRET, com2sec name source SECRET
     rule("bind-secret", rb"(?:^|(?<=[\s{;]))secret[ \t]++\"(?P<dq>[^\"\n]++)\"", b"secret"),
     rule("snmp-community", rb"^[ \t]*+(?:r[ow]community6?|trapcommunity)[ \t]++(?P<s>[^\s#]++)",
-         b"community", flags=re.IGNORECASE | re.MULTILINE),
+         b"community", flags=re.IGNORECASE | re.MULTILINE, check_value=True),
     rule("snmp-community", rb"^[ \t]*+com2sec6?[ \t]++(?:-Cn[ \t]++\S++[ \t]++)?\S++[ \t]++\S++[ \t]++(?P<s>[^\s#]++)",
          b"com2sec", flags=re.IGNORECASE | re.MULTILINE),
     rule("snmp-community", rb"^[ \t]*+(?:trap2?sink|informsink)[ \t]++\S++[ \t]++(?P<s>[^\s#]++)",
@@ -90,6 +90,32 @@ FORMAT_RULES: tuple[Rule, ...] = VENDOR_RULES + (
          check_value=True),
     rule("xml-named-text", _NAMED +
                            rb"[\"'][^>\n]*+(?<!/)>(?P<s>[^<\n]++)<", SECRET_ANCHORS, check_value=True),
+    # PHP arrays: $config['smtp_pass'] = '…'; $conf['a']['UpdatePass'] = "…"
+    rule("php-array", rb"\[[ \t]*+['\"](?P<k>" + KEY + rb")['\"][ \t]*+\][ \t]*+=>?[ \t]*+"
+                      rb"(?:\"(?P<dq>(?:[^\"\\\n]|\\.)*+)\"|'(?P<sq>(?:[^'\\\n]|\\.)*+)')", SECRET_ANCHORS,
+         check_value=True),
+    # JSON {"key": "smtp_password", "value": "…"} and any quoted key naming a secret ("a:b-password:c": "…")
+    rule("json-key-value", rb"\"(?:key|name)\"[ \t]*+:[ \t]*+\"(?P<k>" + KEY + rb")\"[ \t]*+,[ \t]*+\"value\"[ \t]*+:"
+                           rb"[ \t]*+\"(?P<dq>(?:[^\"\\\n]|\\.)*+)\"", SECRET_ANCHORS, check_value=True),
+    rule("json-key-value", rb"\"(?P<k>(?=[^\"\n]*?(?:" + SECRET_WORDS + rb"))[^\"\n]*+)\"[ \t]*+:[ \t]*+"
+                           rb"\"(?P<dq>(?:[^\"\\\n]|\\.)*+)\"", SECRET_ANCHORS, check_value=True,
+         check=lambda v: secretish(v) or looks_generated(v)),
+    # <name>…Password</name><value>…</value> on one line (Hadoop style; the next-line form is a stream state)
+    rule("xml-name-value", rb"<name>[ \t]*+(?P<k>" + KEY + rb")[ \t]*+</name>[ \t]*+<value>(?P<s>[^<\n]++)</value>",
+         SECRET_ANCHORS, check_value=True),
+    # Apache SetEnv / nginx env / *_param directives naming a secret variable
+    rule("env-directive", rb"\b(?:SetEnv|SetEnvIf\w*+|env|fastcgi_param|uwsgi_param|scgi_param)[ \t]++[\"']?"
+                          rb"(?P<k>" + KEY
+                          + rb")[\"']?[ \t]++" + _QV, (b"setenv", b"env ", b"_param"), check_value=True),
+    # proftpd SQLConnectInfo db@host user PASSWORD; net-snmp createUser name SHA AUTHPASS AES PRIVPASS
+    rule("sqlconnectinfo", rb"\bSQLConnectInfo[ \t]++\S++[ \t]++\S++[ \t]++" + _QV, b"sqlconnectinfo",
+         check_value=True),
+    rule("snmp-user", rb"\bcreateUser[ \t]++(?:-e[ \t]++\S++[ \t]++)?\S++[ \t]++(?:MD5|SHA\S*+)[ \t]++(?P<s>\S++)",
+         b"createuser"),
+    rule("snmp-user", rb"\bcreateUser[ \t]++(?:-e[ \t]++\S++[ \t]++)?\S++[ \t]++(?:MD5|SHA\S*+)[ \t]++\S++[ \t]++"
+                      rb"(?:DES|AES\S*+)[ \t]++(?P<s>\S++)", b"createuser"),
+    # a URL with userinfo URL-encoded inside another URL's query: https%3A%2F%2Fuser%3Apass%40host
+    rule("url-credentials", rb"%3A%2F%2F[^\s&\"'/%:@]*+%3A(?P<s>(?:(?!%40)[^\s&\"'/@])++)%40", b"%2f%2f"),
     # .netrc style (also one-line in scripts): machine h login u password p
     rule("netrc", rb"\bmachine[ \t]++\S++(?:[ \t]++(?:login|account)[ \t]++\S++)*+[ \t]++password[ \t]++(?P<s>\S++)",
          b"machine"),
@@ -106,7 +132,11 @@ FILE_RULES: tuple[tuple[re.Pattern[str], tuple[Rule, ...]], ...] = (
            flags=re.IGNORECASE | re.MULTILINE),)),
     (re.compile(r"(?:^|/)(?:chap|pap|srp)-secrets$"),
      (rule("ppp-secret", rb"^[ \t]*+(?!#)(?:\"[^\"\n]*+\"|\S++)[ \t]++(?:\"[^\"\n]*+\"|\S++)[ \t]++" + _QV, (),
-           flags=re.IGNORECASE | re.MULTILINE),)),
+           flags=re.IGNORECASE | re.MULTILINE, check_value=True),)),
+    (re.compile(r"(?:^|/)davfs2/secrets$"),
+     (rule("davfs2-secret", rb"^[ \t]*+(?:#[ \t]*+)?(?:\"[^\"\n]*+\"|\S++)[ \t]++(?:\"[^\"\n]*+\"|\S++)[ \t]++"
+           + _QV, (),
+           flags=re.IGNORECASE | re.MULTILINE, check=lambda v: not is_setting(v) and len(v) >= 4),)),
     (re.compile(r"(?:^|/)sasl_passwd$"),
      (rule("sasl-passwd", rb"^[ \t]*[^\s#]\S*[ \t]+[^\s:#]+:(?P<s>\S(?:.*\S)?)[ \t\r]*$", (), check_value=True),)),
 )
@@ -126,8 +156,8 @@ CONFIG_RULES: tuple[Rule, ...] = (
 )
 
 # key = value / key: value / "key": "value" anywhere in a config line; the value decides (generated shape)
-GENERIC_KV = re.compile(rb"(?:^|(?<=[\s,{;(]))(?P<kq>[\"']?)(?P<k>[A-Za-z_][\w.-]*+)(?P=kq)[ \t]*+(?:=|:(?!//))[ \t]*+"
-                        rb"(?:\"(?P<dq>[^\"\s]++)\"|'(?P<sq>[^'\s]++)'|(?P<s>[^\s\"',;}\]]++))")
+GENERIC_KV = re.compile(rb"(?:^|(?<=[\s,{;(#]))(?P<kq>[\"']?)(?P<k>[A-Za-z_][\w.-]*+)(?P=kq)[ \t]*+(?:=|:(?!//))[ \t]*+"
+                        rb"(?:&[\w-]++[ \t]++)?(?:\"(?P<dq>[^\"\s]++)\"|'(?P<sq>[^'\s]++)'|(?P<s>[^\s\"',;}\]]++))")
 
 
 def generic_ok(key: bytes, value: bytes) -> bool:
@@ -138,6 +168,13 @@ def generic_ok(key: bytes, value: bytes) -> bool:
 # nginx `map $in $out_token { … }`: the values of a map whose target names a secret
 MAP_START = re.compile(rb"^[ \t]*+map[ \t]++\S++[ \t]++\$(?=[\w]*?(?:" + SECRET_WORDS + rb"))\w++[ \t]*+\{",
                        re.IGNORECASE)
+MAP_SOURCE = re.compile(rb"^[ \t]*+map[ \t]++\$(?=\w*?(?:" + SECRET_WORDS + rb"))\w++[ \t]++\S++[ \t]*+\{",
+                        re.IGNORECASE)
+MAP_FIRST = re.compile(rb"^[ \t]*+(?:\"([^\"\n]*+)\"|([^\s;{}\"]++))")
+INI_EMPTY = re.compile(rb"^([ \t]*+)(?P<k>" + KEY + rb")[ \t]*+[=:][ \t]*+\r?$", re.IGNORECASE)
+XML_NAME = re.compile(rb"^[ \t]*+<name>[ \t]*+(?P<k>" + KEY + rb")[ \t]*+</name>[ \t]*+\r?$", re.IGNORECASE)
+XML_VALUE = re.compile(rb"^[ \t]*+<value>([^<\n]++)</value>")
+WRAP_TOKEN = re.compile(rb"(?<!\S)[A-Za-z0-9+/=_-]{16,}+(?!\S)")
 MAP_ENTRY = re.compile(rb"^([ \t]*+(?:\"[^\"\n]*+\"|[^\s;{}]++)[ \t]++)(?:\"([^\"\n]*+)\"|([^\s;\"]++))")
 # a YAML key (secret-named) introducing a block scalar: `password: |`, `secret: >-`, `key: &a |`
 YAML_BLOCK = re.compile(rb"^([ \t]*+)(?:-[ \t]++)?(?P<k>" + rb"(?=[\w.-]*?(?:" + SECRET_WORDS + rb"))[\w.-]*+"

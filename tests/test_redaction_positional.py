@@ -62,9 +62,9 @@ CASES: list[Case] = [
       ("WpaPskPhrase42", "4f2a9c0e8b7d6a5f4e3d2c1b0a9f8e7d6c5b4a3f2e1d0c9b8a7f6e5d4c3b2a1f"), ("key_mgmt=WPA-PSK", 'ssid="HomeNet"')),
     # -- short / abbreviated key names -----------------------------------------------------------
     C("abbrev-keys", "app.env", "DB_PW=ShortKeyPw77\nsmtp_pw: Smtp-Pw-1234\nREDIS_PASS=RedisPassV4l\n"
-      "admin_passwd=AdmPasswdZ9\nVPN_PSK=VpnPsk-Secret1\nsim_pin=839201\nAPIKEY=ApiKeyAbbrev55\n"
+      "admin_passwd=AdmPasswdZ9\nVPN_PSK=VpnPsk-Secret1\nsim_pin=Pn839201\nAPIKEY=ApiKeyAbbrev55\n"
       "ldap_authtok=LdapAuthtokQ2\nsvc_cred=SvcCredValue8\nsnmp_community=SnmpCommEnv1\nauth=AuthEnvValue77\n",
-      ("ShortKeyPw77", "Smtp-Pw-1234", "RedisPassV4l", "AdmPasswdZ9", "VpnPsk-Secret1", "839201", "ApiKeyAbbrev55",
+      ("ShortKeyPw77", "Smtp-Pw-1234", "RedisPassV4l", "AdmPasswdZ9", "VpnPsk-Secret1", "Pn839201", "ApiKeyAbbrev55",
        "LdapAuthtokQ2", "SvcCredValue8", "SnmpCommEnv1", "AuthEnvValue77")),
     # -- generated values under innocuous names ------------------------------------------------
     C("generated", "service.conf", "value = k8Jq2LmX9vT4pR7wZ3nB\nseed=Qm9vZ2xlU2VlZFZhbHVlMTIz\n"
