@@ -132,7 +132,9 @@ FILE_RULES: tuple[tuple[re.Pattern[str], tuple[Rule, ...]], ...] = (
            flags=re.IGNORECASE | re.MULTILINE),)),
     (re.compile(r"(?:^|/)(?:chap|pap|srp)-secrets$"),
      (rule("ppp-secret", rb"^[ \t]*+(?!#)(?:\"[^\"\n]*+\"|\S++)[ \t]++(?:\"[^\"\n]*+\"|\S++)[ \t]++" + _QV, (),
-           flags=re.IGNORECASE | re.MULTILINE, check_value=True),)),
+           flags=re.IGNORECASE | re.MULTILINE, check_value=True),
+      rule("ppp-secret", rb"^[ \t]*+#[ \t]*+(?:\"[^\"\n]*+\"|\S++)[ \t]++(?:\"[^\"\n]*+\"|\S++)[ \t]++" + _QV, (),
+           flags=re.IGNORECASE | re.MULTILINE, check=secretish))),
     (re.compile(r"(?:^|/)davfs2/secrets$"),
      (rule("davfs2-secret", rb"^[ \t]*+(?:#[ \t]*+)?(?:\"[^\"\n]*+\"|\S++)[ \t]++(?:\"[^\"\n]*+\"|\S++)[ \t]++"
            + _QV, (),
@@ -157,7 +159,7 @@ CONFIG_RULES: tuple[Rule, ...] = (
 
 # key = value / key: value / "key": "value" anywhere in a config line; the value decides (generated shape)
 GENERIC_KV = re.compile(rb"(?:^|(?<=[\s,{;(#]))(?P<kq>[\"']?)(?P<k>[A-Za-z_][\w.-]*+)(?P=kq)[ \t]*+(?:=|:(?!//))[ \t]*+"
-                        rb"(?:&[\w-]++[ \t]++)?(?:\"(?P<dq>[^\"\s]++)\"|'(?P<sq>[^'\s]++)'|(?P<s>[^\s\"',;}\]]++))")
+                        rb"(?:&[\w-]++[ \t]++)?(?:\"(?P<dq>[^\"\s]++)\"|'(?P<sq>[^'\s]++)'|(?P<s>[^\s\"',;}\]=]++))")
 
 
 def generic_ok(key: bytes, value: bytes) -> bool:

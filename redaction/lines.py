@@ -51,7 +51,7 @@ class LineMixin(StructuredMixin):
     def _init_lines(self, name: str) -> None:
         low = name.lower()
         self._mode: tuple | None = None
-        self._yaml = low.endswith((".yml", ".yaml"))
+        self._yaml = low.endswith((".yml", ".yaml")) or ".yml." in low or ".yaml." in low
         self._json = low.endswith(".json")
         self._csv: tuple[bytes, set[int]] | None = None
         self._csv_file = low.endswith((".csv", ".tsv"))
@@ -309,7 +309,7 @@ class LineMixin(StructuredMixin):
         if cont:
             self._mode = ("cont",)
         elif r.name == "key-value" and group == "s" and self._inicont and m.start() == 0 \
-                and not secret.endswith((b";", b"{", b",")):
+                and not ("c" in r.pattern.groupindex and m.group("c")) and not secret.endswith((b";", b"{", b",")):
             self._mode = ("icont", len(line) - len(line.lstrip()), "key-value")
         marker = self._mark(r.name, secret)
         quote = group in ("s", "t") and r.name == "key-value" and (self._yaml or self._json or (

@@ -43,7 +43,7 @@ NOT_SECRET_SUFFIX = re.compile(
     rb"|command|env|var|field|param|regex|pattern|provider|plugin|module|cache|buffer|limit|hint|label|store"
     rb"|location|source|ref|class|factory|maps?|query|user|username|login|iterations?|rounds|days|weeks|hours"
     rb"|minutes|seconds|secs|warn|warning|digits|chars|lower|upper|special|attempts|tries|lockout|delay|level"
-    rb"|(?:proxy|fastcgi|uwsgi|grpc|scgi|memcached)_pass|proxypass\w*+|public_?key(?:_?token)?|generator"
+    rb"|(?:proxy|fastcgi|uwsgi|grpc|scgi|memcached)_pass|proxypass(?:reverse\w*+|match)?|public_?key(?:_?token)?|generator"
     rb"|hash_rounds|rotation|refresh|ca|prefix|suffix|dn|realm|scope|audience|issuer)s?$",
     re.IGNORECASE,
 )
@@ -145,7 +145,7 @@ STRUCTURE_RULES: tuple[Rule, ...] = (
     rule("sasl-passwd", rb"^[ \t]*\[[\w-]+(?:\.[\w-]+)+\]:\w+[ \t]+[^\s:#]+:(?P<s>\S(?:.*\S)?)[ \t\r]*$", b"]:",
          check_value=True),
     rule("cli-secret", rb"(?:^|(?<=\s))--?(?=[\w.-]*?(?:" + SECRET_WORDS + rb")(?:=|\s))(?P<k>[\w.-]*+)(?:=|\s++)"
-                       rb"(?P<s>[^\s\"'`]++)",
+                       rb"(?P<s>[^\s\"'`-][^\s\"'`]*+)",
          SECRET_ANCHORS, check_value=True),
     rule("xml-secret", rb"<(?=[\w:.-]*?(?:" + SECRET_WORDS + rb"))(?P<k>[\w:.-]*+)(?:\s[^>]*+)?>\s*+"
                        rb"(?:<!\[CDATA\[(?P<cd>(?:[^\]]++|\](?!\]>))*+)\]\]>|(?P<s>[^<\s][^<]*+))</(?P=k)>",
@@ -154,13 +154,13 @@ STRUCTURE_RULES: tuple[Rule, ...] = (
     # a setting at the start of a line: the value runs to the end of it (INI, .cnf, .properties, YAML, .env)
     # (also commented out: "# requirepass x", "#hmac_keys = x": then the value must look like a secret)
     rule("key-value", rb"^[ \t]*+(?P<c>(?:#|;|//)[ \t]*+)?(?:-[ \t]+)?(?:export[ \t]+|set[ \t]+|-D)?(?P<k>" + KEY
-         + rb")(?:[ \t]*+(?::|=|=>|:=)[ \t]*+(?:&[\w-]++[ \t]++)?(?P<s>[^\s\"'\[{&*|>].*+)"
+         + rb")(?:[ \t]*+(?>:=|=>|:|=)[ \t]*+(?:&[\w-]++[ \t]++)?(?P<s>[^\s\"'\[{&*|>=].*+)"
          rb"|[ \t]++(?P<t>[^\s\"'\[{&*|>=:]\S*+)[ \t\r]*+$"
          rb"|[ \t]++(?:\"(?P<dq>[^\"\n]*+)\"|'(?P<sq>[^'\n]*+)')[ \t]*+;?[ \t\r]*+$)", SECRET_ANCHORS,
          check_value=True, flags=re.IGNORECASE | re.MULTILINE),
     # anywhere: key=value, key: value, "key": "value", key="value", -Dkey=value
     rule("key-value", rb"(?:^|(?<=[^\w.\\-]))(?P<kq>\")?(?P<k>" + KEY + rb")[\"']?"
-                      rb"[ \t]*+(?::|=|=>|:=)[ \t]*+(?:" + _Q + rb"|(?P<s>\$\{[^}\n]*+\}|[^\s\"',;<>{}\[\]]++))",
+                      rb"[ \t]*+(?>:=|=>|:|=)[ \t]*+(?:" + _Q + rb"|(?P<s>\$\{[^}\n]*+\}|[^\s\"',;<>{}\[\]]++))",
          SECRET_ANCHORS,
          check_value=True),
 )

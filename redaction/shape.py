@@ -66,8 +66,9 @@ def looks_generated(value: bytes, min_len: int = 16) -> bool:
     if DOTTED.fullmatch(v):
         return False
     mixed = classes(v)
-    if mixed < 2:
-        return False
+    has_digit = any(48 <= c <= 57 for c in v)
+    if mixed < 2 or not (has_digit or (any(97 <= c <= 122 for c in v) and any(65 <= c <= 90 for c in v))):
+        return False  # _DBC_BASEPATH_/_DBC_DBNAME_: no digit and one case only is a name
     if v.isalpha():  # CamelCase words are names; random letters switch case often
         switches = sum((a < 97) != (b < 97) for a, b in zip(v, v[1:], strict=False))
         if switches * 3 < len(v):
