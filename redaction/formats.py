@@ -51,7 +51,8 @@ FORMAT_RULES: tuple[Rule, ...] = VENDOR_RULES + (
     rule("sql-password", rb"(?<![\w\"'.-])(?:password(?:[ \t]*+=[ \t]*+|[ \t]*+\([ \t]*+|[ \t]++)"
                          rb"|identified[ \t]++(?:with[ \t]++[\w'\"]++"
                          rb"[ \t]++)?(?:by|as)[ \t]++(?:password[ \t]*+)?(?:\([ \t]*+)?)"
-                         rb"(?:'(?P<sq>(?:[^'\\\n]|\\.|'')*+)'|\"(?P<dq>(?:[^\"\\\n]|\\.)*+)\"|E'(?P<s>[^'\n]*+)')",
+                         rb"(?:''(?P<cd>[^'\n]++)''|'(?P<sq>(?:[^'\\\n]|\\.|'')*+)'"
+                         rb"|\"(?P<dq>(?:[^\"\\\n]|\\.)*+)\"|E'(?P<s>[^'\n]*+)')",
          (b"password", b"identified"), check_value=True),
     # ssl_passphrase_command = 'echo secret', a password command that prints the secret
     rule("passphrase-command", rb"pass\w*?_(?:command|cmd)[\"']?[ \t]*+[=:][ \t]*+[\"']?[^\"'\n]*?"
