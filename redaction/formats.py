@@ -30,8 +30,10 @@ VENDOR_RULES: tuple[Rule, ...] = (
          flags=0),
     rule("stripe-key", rb"\b(?P<s>whsec_[0-9a-zA-Z]{24,}+|(?:rk|sk)_(?:live|test)_[0-9a-zA-Z]{24,}+)",
          (b"whsec_", b"rk_live_", b"sk_live_", b"rk_test_", b"sk_test_"), flags=0),
-    # Twilio SK…/AC… + 32 hex: no rare literal; in logs only near the word (config files: CONFIG_RULES)
-    rule("twilio-key", rb"(?<![\w-])(?:SK|AC)(?P<s>[0-9a-f]{32})(?![\w-])", b"twilio", flags=0),
+    # Twilio SK…/AC… + 32 hex: no rare literal, so searched over whole blocks (anchors ()); each pattern
+    # starts with its literal so that `re` can skip ahead to it
+    rule("twilio-key", rb"SK(?<![\w-]SK)(?P<s>[0-9a-f]{32})(?![\w-])", (), flags=0),
+    rule("twilio-key", rb"AC(?<![\w-]AC)(?P<s>[0-9a-f]{32})(?![\w-])", (), flags=0),
     rule("mailgun-key", rb"(?<![\w-])(?P<s>key-[0-9a-zA-Z]{32})(?![\w-])", b"key-", flags=0),
     rule("anthropic-key", rb"\b(?P<s>sk-ant-[\w-]{32,}+)", b"sk-ant-", flags=0),
     rule("square-token", rb"\b(?P<s>sq0(?:atp|csp)-[\w-]{22,}+|EAAA[\w-]{60,}+)", (b"sq0", b"eaaa"), flags=0),
@@ -146,7 +148,6 @@ FILE_RULES: tuple[tuple[re.Pattern[str], tuple[Rule, ...]], ...] = (
 
 # lines of configuration files, whatever their anchors
 CONFIG_RULES: tuple[Rule, ...] = (
-    rule("twilio-key", rb"[SA][KC](?<=\bSK|\bAC)(?P<s>[0-9a-f]{32})(?![\w-])", (), flags=0),
     # pgbouncer userlist and the like: a line of exactly two quoted strings, the second a password
     rule("userlist", rb"^[ \t]*+\"[^\"\n]++\"[ \t]++\"(?P<dq>[^\"\n]++)\"[ \t\r]*+$", (),
          flags=re.IGNORECASE | re.MULTILINE, check=lambda v: not is_setting(v)),
