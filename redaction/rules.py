@@ -31,10 +31,10 @@ SECRET_ANCHORS = (b"pass", b"pw", b"secret", b"token", b"credential", b"key", b"
                   b"pin")
 # anchors that select rules on a line but not lines of logs (configuration files have every line looked at):
 # too common in logs to be worth a look there (ping, mapping, headers, sinks)
-CONFIG_ONLY_ANCHORS = frozenset((b"pin", b":aa", b"eaaa", b"sessionid",
-                                 b"env ", b"_param", b"setenv", b"createuser", b"sqlconnectinfo",
-                                  b"_header", b"-header", b"header ", b"map ", b"map\t", b"machine", b"com2sec",
-                                 b"trapsink", b"trap2sink", b"informsink", b"_command", b"_cmd", b"exp ", b"imp "))
+CONFIG_ONLY_ANCHORS = frozenset((
+    b"pin", b":aa", b"eaaa", b"sessionid", b"env ", b"_param", b"setenv", b"createuser", b"sqlconnectinfo",
+    b"_header", b"-header", b"header ", b"map ", b"map\t", b"machine", b"com2sec", b"trapsink", b"trap2sink",
+    b"informsink", b"_command", b"_cmd", b"exp ", b"imp "))
 
 # a name whose remainder says it is about a secret, not the secret itself (token_ttl, password_encryption)
 NOT_SECRET_SUFFIX = re.compile(
