@@ -71,11 +71,11 @@ FORMAT_RULES: tuple[Rule, ...] = VENDOR_RULES + (
     # ('Authorization', 'Bearer x') and other Python-repr'd header tuples
     rule("header-tuple", rb"\([ \t]*+b?['\"](?=[\w-]*?(?:auth|token|key|secret|cookie|sessionid|pass))[\w-]++['\"]"
                          rb"[ \t]*+,[ \t]*+b?['\"](?:(?:basic|bearer|token|digest)[ \t]++)?(?P<sq>[^'\"\n]++)['\"]",
-         (b"auth", b"token", b"key", b"secret", b"cookie", b"sessionid", b"pass")),
+         (b"auth", b"token", b"key", b"secret", b"cookie", b"sessionid", b"pass"), check_value=True),
     # URL userinfo that is a generated key (Sentry DSN https://KEY@host/1) and Oracle user/pass@host
     rule("url-key", rb"(?<![a-z0-9+.-])[a-z][a-z0-9+.-]*+://(?P<s>[^/\s:@\"'<>]{16,}+)(?::[^/\s@\"'<>]*+)?@",
          b"://", check=_hexlike),
-    rule("jdbc-credentials", rb"jdbc:oracle:\w++:(?:[\w$#]++)/(?P<s>[^@\s/\"']++)@", b"jdbc:oracle"),
+    rule("jdbc-credentials", rb"jdbc:oracle:\w++:(?:[\w$#]++)/(?P<s>[^@\s\"']++)@", b"jdbc:oracle"),
     rule("oracle-cli", rb"\b(?:sqlplus|rman|expdp|impdp|sqlldr|exp|imp)(?:[ \t]++-\w++)*+[ \t]++[\w$#]++/"
                        rb"(?P<s>[^@\s/\"']++)", (b"sqlplus", b"rman", b"expdp", b"impdp", b"sqlldr", b"exp ", b"imp ")),
     # BIND/named: secret "base64";  snmpd: rocommunity SECRET, com2sec name source SECRET

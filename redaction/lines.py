@@ -38,7 +38,7 @@ from redaction.rules import (
     STRONG_KEY,
     Rule,
 )
-from redaction.shape import classes, is_setting, looks_generated, secretish
+from redaction.shape import is_setting, looks_generated, not_secret, secretish
 from redaction.structured import JDATA, KDATA, SECRET_OBJ, StructuredMixin
 
 ARGV_HINT = re.compile(b"|".join(re.escape(a) for a in ARGV_ANCHORS))
@@ -215,7 +215,7 @@ class LineMixin(StructuredMixin):
         out = []
         for i, f in enumerate(fields):
             inner = f[1:-1] if len(f) >= 2 and f[:1] == b'"' == f[-1:] else f
-            if i in cols and inner and not NOT_SECRET.match(inner):
+            if i in cols and inner and not not_secret(inner):
                 marker = self._mark("csv-secret", inner)
                 f = b'"' + marker + b'"' if len(inner) != len(f) else marker
             out.append(f)
@@ -230,8 +230,7 @@ class LineMixin(StructuredMixin):
             return True
         v = value.rstrip(b";,") if value[:1] not in (b'"', b"'") else value
         key = m.group("k") if "k" in r.pattern.groupindex else None
-        crypt = v[:1] == b"/" and v.count(b"/") == 1 and b"." not in v and classes(v[1:]) >= 3  # /8igsIeB9Yh6c
-        if not crypt and (NOT_SECRET.match(v) or NOT_SECRET.match(v.split(b"#")[0].strip() or b"x")):
+        if not_secret(v) or not_secret(v.split(b"#")[0].strip() or b"x"):
             return False  # a placeholder, a path (also "path# comment"), a setting word
         if key and NOT_SECRET_SUFFIX.search(key) and not SECRET_ID.search(key):
             return False

@@ -118,7 +118,7 @@ STRUCTURE_RULES: tuple[Rule, ...] = (
     rule("url-query-secret",
          rb"(?:[?&;]|%3f|%26)(?=[\w.-]*?(?:pass(?:word|wd)?|pwd|secret|token|api[_-]?key|apikey|sig|signature"
          rb"|access[_-]?key|auth|credential))[\w.-]*+(?:=|%3d)(?P<s>(?:(?!%26)[^&\s\"'#<>;])++)",
-         (b"pass", b"pw", b"secret", b"token", b"key", b"sig", b"auth", b"credential")),
+         (b"pass", b"pw", b"secret", b"token", b"key", b"sig", b"auth", b"credential"), check_value=True),
     rule("auth-header", rb"\b(?:proxy-)?authorization[\"']?(?:[ \t]*+[:=,][ \t]*+|[ \t]++)(?:b?[\"'])?"
                         rb"(?:basic|bearer|token|digest|negotiate|ntlm|aws4-hmac-sha256|apikey|sso-key)\s+"
                         rb"(?P<s>[^\s\"']++)", b"auth"),

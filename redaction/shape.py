@@ -96,3 +96,24 @@ def secretish(value: bytes) -> bool:
         return False
     has_digit_or_upper = any(48 <= c <= 57 or 65 <= c <= 90 for c in v)
     return (classes(v) >= 2 and not v.isalpha() and has_digit_or_upper) or looks_generated(v, 12)
+
+
+EXT = re.compile(rb"\.[A-Za-z0-9]{1,5}$")
+
+
+def plausible_path(value: bytes) -> bool:
+    """A path is made of names; a leading '/' in base64 or a crypt hash (``/9/kOk…``, ``/ihSAE1V8taZ6``) is not."""
+    if b"+" in value or b"=" in value:
+        return False
+    for seg in value.split(b"/"):
+        if len(seg) >= 8 and classes(seg) >= 3 and not EXT.search(seg):
+            return False
+    return True
+
+
+def not_secret(value: bytes) -> bool:
+    """A placeholder, a setting word, a masked value or a path (NOT_SECRET), but not a secret that starts with '/'."""
+    v = value.strip()
+    if NOT_SECRET.match(v) is None:
+        return False
+    return not (v[:1] == b"/" and not plausible_path(v))
