@@ -148,7 +148,10 @@ class RulePlan:
         self._cache: dict[frozenset[bytes], list[Rule]] = {}
 
     def select(self, low: bytes) -> list[Rule]:
-        found = frozenset(self._find.findall(low)) if self._find is not None else frozenset()
+        if len(low) > 2048:  # long lines: one substring test per anchor beats a look-ahead at every byte
+            found = frozenset(a for a in self.anchors if a in low)
+        else:
+            found = frozenset(self._find.findall(low)) if self._find is not None else frozenset()
         rules = self._cache.get(found)
         if rules is None:
             picked = set(self.always)

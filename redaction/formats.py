@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from redaction.rules import SECRET_ANCHORS, SECRET_WORDS, Rule, rule
+from redaction.rules import KEY, SECRET_ANCHORS, SECRET_WORDS, Rule, rule
 from redaction.shape import HEX, ID_KEY, is_setting, looks_generated, secretish
 
 _QV = rb"(?:\"(?P<dq>[^\"\n]*+)\"|'(?P<sq>[^'\n]*+)'|(?P<s>[^\s\"';,]++))"  # a quoted or bare value
@@ -30,8 +30,10 @@ VENDOR_RULES: tuple[Rule, ...] = (
          flags=0),
     rule("stripe-key", rb"\b(?P<s>whsec_[0-9a-zA-Z]{24,}+|(?:rk|sk)_(?:live|test)_[0-9a-zA-Z]{24,}+)",
          (b"whsec_", b"rk_live_", b"sk_live_", b"rk_test_", b"sk_test_"), flags=0),
-    # Twilio SK…/AC… + 32 hex: no rare literal; in logs only near the word (config files: CONFIG_RULES)
-    rule("twilio-key", rb"(?<![\w-])(?:SK|AC)(?P<s>[0-9a-f]{32})(?![\w-])", b"twilio", flags=0),
+    # Twilio SK…/AC… + 32 hex: no rare literal, so searched over whole blocks (anchors ()); each pattern
+    # starts with its literal so that `re` can skip ahead to it
+    rule("twilio-key", rb"SK(?<![\w-]SK)(?P<s>[0-9a-f]{32})(?![\w-])", (), flags=0),
+    rule("twilio-key", rb"AC(?<![\w-]AC)(?P<s>[0-9a-f]{32})(?![\w-])", (), flags=0),
     rule("mailgun-key", rb"(?<![\w-])(?P<s>key-[0-9a-zA-Z]{32})(?![\w-])", b"key-", flags=0),
     rule("anthropic-key", rb"\b(?P<s>sk-ant-[\w-]{32,}+)", b"sk-ant-", flags=0),
     rule("square-token", rb"\b(?P<s>sq0(?:atp|csp)-[\w-]{22,}+|EAAA[\w-]{60,}+)", (b"sq0", b"eaaa"), flags=0),
@@ -51,7 +53,8 @@ FORMAT_RULES: tuple[Rule, ...] = VENDOR_RULES + (
     rule("sql-password", rb"(?<![\w\"'.-])(?:password(?:[ \t]*+=[ \t]*+|[ \t]*+\([ \t]*+|[ \t]++)"
                          rb"|identified[ \t]++(?:with[ \t]++[\w'\"]++"
                          rb"[ \t]++)?(?:by|as)[ \t]++(?:password[ \t]*+)?(?:\([ \t]*+)?)"
-                         rb"(?:'(?P<sq>(?:[^'\\\n]|\\.|'')*+)'|\"(?P<dq>(?:[^\"\\\n]|\\.)*+)\"|E'(?P<s>[^'\n]*+)')",
+                         rb"(?:''(?P<cd>[^'\n]++)''|'(?P<sq>(?:[^'\\\n]|\\.|'')*+)'"
+                         rb"|\"(?P<dq>(?:[^\"\\\n]|\\.)*+)\"|E'(?P<s>[^'\n]*+)')",
          (b"password", b"identified"), check_value=True),
     # ssl_passphrase_command = 'echo secret', a password command that prints the secret
     rule("passphrase-command", rb"pass\w*?_(?:command|cmd)[\"']?[ \t]*+[=:][ \t]*+[\"']?[^\"'\n]*?"
@@ -68,17 +71,17 @@ FORMAT_RULES: tuple[Rule, ...] = VENDOR_RULES + (
     # ('Authorization', 'Bearer x') and other Python-repr'd header tuples
     rule("header-tuple", rb"\([ \t]*+b?['\"](?=[\w-]*?(?:auth|token|key|secret|cookie|sessionid|pass))[\w-]++['\"]"
                          rb"[ \t]*+,[ \t]*+b?['\"](?:(?:basic|bearer|token|digest)[ \t]++)?(?P<sq>[^'\"\n]++)['\"]",
-         (b"auth", b"token", b"key", b"secret", b"cookie", b"sessionid", b"pass")),
+         (b"auth", b"token", b"key", b"secret", b"cookie", b"sessionid", b"pass"), check_value=True),
     # URL userinfo that is a generated key (Sentry DSN https://KEY@host/1) and Oracle user/pass@host
     rule("url-key", rb"(?<![a-z0-9+.-])[a-z][a-z0-9+.-]*+://(?P<s>[^/\s:@\"'<>]{16,}+)(?::[^/\s@\"'<>]*+)?@",
          b"://", check=_hexlike),
-    rule("jdbc-credentials", rb"jdbc:oracle:\w++:(?:[\w$#]++)/(?P<s>[^@\s/\"']++)@", b"jdbc:oracle"),
+    rule("jdbc-credentials", rb"jdbc:oracle:\w++:(?:[\w$#]++)/(?P<s>[^@\s\"']++)@", b"jdbc:oracle"),
     rule("oracle-cli", rb"\b(?:sqlplus|rman|expdp|impdp|sqlldr|exp|imp)(?:[ \t]++-\w++)*+[ \t]++[\w$#]++/"
                        rb"(?P<s>[^@\s/\"']++)", (b"sqlplus", b"rman", b"expdp", b"impdp", b"sqlldr", b"exp ", b"imp ")),
     # BIND/named: secret "base64";  snmpd: rocommunity SECRET, com2sec name source SECRET
     rule("bind-secret", rb"(?:^|(?<=[\s{;]))secret[ \t]++\"(?P<dq>[^\"\n]++)\"", b"secret"),
     rule("snmp-community", rb"^[ \t]*+(?:r[ow]community6?|trapcommunity)[ \t]++(?P<s>[^\s#]++)",
-         b"community", flags=re.IGNORECASE | re.MULTILINE),
+         b"community", flags=re.IGNORECASE | re.MULTILINE, check_value=True),
     rule("snmp-community", rb"^[ \t]*+com2sec6?[ \t]++(?:-Cn[ \t]++\S++[ \t]++)?\S++[ \t]++\S++[ \t]++(?P<s>[^\s#]++)",
          b"com2sec", flags=re.IGNORECASE | re.MULTILINE),
     rule("snmp-community", rb"^[ \t]*+(?:trap2?sink|informsink)[ \t]++\S++[ \t]++(?P<s>[^\s#]++)",
@@ -90,6 +93,32 @@ FORMAT_RULES: tuple[Rule, ...] = VENDOR_RULES + (
          check_value=True),
     rule("xml-named-text", _NAMED +
                            rb"[\"'][^>\n]*+(?<!/)>(?P<s>[^<\n]++)<", SECRET_ANCHORS, check_value=True),
+    # PHP arrays: $config['smtp_pass'] = '…'; $conf['a']['UpdatePass'] = "…"
+    rule("php-array", rb"\[[ \t]*+['\"](?P<k>" + KEY + rb")['\"][ \t]*+\][ \t]*+=>?[ \t]*+"
+                      rb"(?:\"(?P<dq>(?:[^\"\\\n]|\\.)*+)\"|'(?P<sq>(?:[^'\\\n]|\\.)*+)')", SECRET_ANCHORS,
+         check_value=True),
+    # JSON {"key": "smtp_password", "value": "…"} and any quoted key naming a secret ("a:b-password:c": "…")
+    rule("json-key-value", rb"\"(?:key|name)\"[ \t]*+:[ \t]*+\"(?P<k>" + KEY + rb")\"[ \t]*+,[ \t]*+\"value\"[ \t]*+:"
+                           rb"[ \t]*+\"(?P<dq>(?:[^\"\\\n]|\\.)*+)\"", SECRET_ANCHORS, check_value=True),
+    rule("json-key-value", rb"\"(?P<k>(?=[^\"\n]*?(?:" + SECRET_WORDS + rb"))[^\"\n]*+)\"[ \t]*+:[ \t]*+"
+                           rb"\"(?P<dq>(?:[^\"\\\n]|\\.)*+)\"", SECRET_ANCHORS, check_value=True,
+         check=lambda v: secretish(v) or looks_generated(v)),
+    # <name>…Password</name><value>…</value> on one line (Hadoop style; the next-line form is a stream state)
+    rule("xml-name-value", rb"<name>[ \t]*+(?P<k>" + KEY + rb")[ \t]*+</name>[ \t]*+<value>(?P<s>[^<\n]++)</value>",
+         SECRET_ANCHORS, check_value=True),
+    # Apache SetEnv / nginx env / *_param directives naming a secret variable
+    rule("env-directive", rb"\b(?:SetEnv|SetEnvIf\w*+|env|fastcgi_param|uwsgi_param|scgi_param)[ \t]++[\"']?"
+                          rb"(?P<k>" + KEY
+                          + rb")[\"']?[ \t]++" + _QV, (b"setenv", b"env ", b"_param"), check_value=True),
+    # proftpd SQLConnectInfo db@host user PASSWORD; net-snmp createUser name SHA AUTHPASS AES PRIVPASS
+    rule("sqlconnectinfo", rb"\bSQLConnectInfo[ \t]++\S++[ \t]++\S++[ \t]++" + _QV, b"sqlconnectinfo",
+         check_value=True),
+    rule("snmp-user", rb"\bcreateUser[ \t]++(?:-e[ \t]++\S++[ \t]++)?\S++[ \t]++(?:MD5|SHA\S*+)[ \t]++(?P<s>\S++)",
+         b"createuser"),
+    rule("snmp-user", rb"\bcreateUser[ \t]++(?:-e[ \t]++\S++[ \t]++)?\S++[ \t]++(?:MD5|SHA\S*+)[ \t]++\S++[ \t]++"
+                      rb"(?:DES|AES\S*+)[ \t]++(?P<s>\S++)", b"createuser"),
+    # a URL with userinfo URL-encoded inside another URL's query: https%3A%2F%2Fuser%3Apass%40host
+    rule("url-credentials", rb"%3A%2F%2F[^\s&\"'/%:@]*+%3A(?P<s>(?:(?!%40)[^\s&\"'/@])++)%40", b"%2f%2f"),
     # .netrc style (also one-line in scripts): machine h login u password p
     rule("netrc", rb"\bmachine[ \t]++\S++(?:[ \t]++(?:login|account)[ \t]++\S++)*+[ \t]++password[ \t]++(?P<s>\S++)",
          b"machine"),
@@ -106,14 +135,19 @@ FILE_RULES: tuple[tuple[re.Pattern[str], tuple[Rule, ...]], ...] = (
            flags=re.IGNORECASE | re.MULTILINE),)),
     (re.compile(r"(?:^|/)(?:chap|pap|srp)-secrets$"),
      (rule("ppp-secret", rb"^[ \t]*+(?!#)(?:\"[^\"\n]*+\"|\S++)[ \t]++(?:\"[^\"\n]*+\"|\S++)[ \t]++" + _QV, (),
-           flags=re.IGNORECASE | re.MULTILINE),)),
+           flags=re.IGNORECASE | re.MULTILINE, check_value=True),
+      rule("ppp-secret", rb"^[ \t]*+#[ \t]*+(?:\"[^\"\n]*+\"|\S++)[ \t]++(?:\"[^\"\n]*+\"|\S++)[ \t]++" + _QV, (),
+           flags=re.IGNORECASE | re.MULTILINE, check=secretish))),
+    (re.compile(r"(?:^|/)davfs2/secrets$"),
+     (rule("davfs2-secret", rb"^[ \t]*+(?:#[ \t]*+)?(?:\"[^\"\n]*+\"|\S++)[ \t]++(?:\"[^\"\n]*+\"|\S++)[ \t]++"
+           + _QV, (),
+           flags=re.IGNORECASE | re.MULTILINE, check=lambda v: not is_setting(v) and len(v) >= 4),)),
     (re.compile(r"(?:^|/)sasl_passwd$"),
      (rule("sasl-passwd", rb"^[ \t]*[^\s#]\S*[ \t]+[^\s:#]+:(?P<s>\S(?:.*\S)?)[ \t\r]*$", (), check_value=True),)),
 )
 
 # lines of configuration files, whatever their anchors
 CONFIG_RULES: tuple[Rule, ...] = (
-    rule("twilio-key", rb"[SA][KC](?<=\bSK|\bAC)(?P<s>[0-9a-f]{32})(?![\w-])", (), flags=0),
     # pgbouncer userlist and the like: a line of exactly two quoted strings, the second a password
     rule("userlist", rb"^[ \t]*+\"[^\"\n]++\"[ \t]++\"(?P<dq>[^\"\n]++)\"[ \t\r]*+$", (),
          flags=re.IGNORECASE | re.MULTILINE, check=lambda v: not is_setting(v)),
@@ -126,8 +160,8 @@ CONFIG_RULES: tuple[Rule, ...] = (
 )
 
 # key = value / key: value / "key": "value" anywhere in a config line; the value decides (generated shape)
-GENERIC_KV = re.compile(rb"(?:^|(?<=[\s,{;(]))(?P<kq>[\"']?)(?P<k>[A-Za-z_][\w.-]*+)(?P=kq)[ \t]*+(?:=|:(?!//))[ \t]*+"
-                        rb"(?:\"(?P<dq>[^\"\s]++)\"|'(?P<sq>[^'\s]++)'|(?P<s>[^\s\"',;}\]]++))")
+GENERIC_KV = re.compile(rb"(?:^|(?<=[\s,{;(#]))(?P<kq>[\"']?)(?P<k>[A-Za-z_][\w.-]*+)(?P=kq)[ \t]*+(?:=|:(?!//))[ \t]*+"
+                        rb"(?:&[\w-]++[ \t]++)?(?:\"(?P<dq>[^\"\s]++)\"|'(?P<sq>[^'\s]++)'|(?P<s>[^\s\"',;}\]=]++))")
 
 
 def generic_ok(key: bytes, value: bytes) -> bool:
@@ -138,6 +172,13 @@ def generic_ok(key: bytes, value: bytes) -> bool:
 # nginx `map $in $out_token { … }`: the values of a map whose target names a secret
 MAP_START = re.compile(rb"^[ \t]*+map[ \t]++\S++[ \t]++\$(?=[\w]*?(?:" + SECRET_WORDS + rb"))\w++[ \t]*+\{",
                        re.IGNORECASE)
+MAP_SOURCE = re.compile(rb"^[ \t]*+map[ \t]++\$(?=\w*?(?:" + SECRET_WORDS + rb"))\w++[ \t]++\S++[ \t]*+\{",
+                        re.IGNORECASE)
+MAP_FIRST = re.compile(rb"^[ \t]*+(?:\"([^\"\n]*+)\"|([^\s;{}\"]++))")
+INI_EMPTY = re.compile(rb"^([ \t]*+)(?P<k>" + KEY + rb")[ \t]*+[=:][ \t]*+\r?$", re.IGNORECASE)
+XML_NAME = re.compile(rb"^[ \t]*+<name>[ \t]*+(?P<k>" + KEY + rb")[ \t]*+</name>[ \t]*+\r?$", re.IGNORECASE)
+XML_VALUE = re.compile(rb"^[ \t]*+<value>([^<\n]++)</value>")
+WRAP_TOKEN = re.compile(rb"(?<!\S)[A-Za-z0-9+/=_-]{16,}+(?!\S)")
 MAP_ENTRY = re.compile(rb"^([ \t]*+(?:\"[^\"\n]*+\"|[^\s;{}]++)[ \t]++)(?:\"([^\"\n]*+)\"|([^\s;\"]++))")
 # a YAML key (secret-named) introducing a block scalar: `password: |`, `secret: >-`, `key: &a |`
 YAML_BLOCK = re.compile(rb"^([ \t]*+)(?:-[ \t]++)?(?P<k>" + rb"(?=[\w.-]*?(?:" + SECRET_WORDS + rb"))[\w.-]*+"

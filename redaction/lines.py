@@ -12,26 +12,33 @@ from redaction.formats import (
     DANGLING_KEY,
     GENERIC_KV,
     HISTORY_NAME,
+    INI_EMPTY,
     LOG_NAME,
     MAP_ENTRY,
+    MAP_FIRST,
+    MAP_SOURCE,
     MAP_START,
     NEXT_VALUE,
+    WRAP_TOKEN,
+    XML_NAME,
+    XML_VALUE,
     YAML_BLOCK,
     generic_ok,
 )
 from redaction.pieces import BODY, LAST
 from redaction.rules import (
     FLAG_VALUE,
-    MID_WORD,
     NOT_SECRET,
     NOT_SECRET_SUFFIX,
     PEM_ANCHOR,
     PEM_BEGIN,
     PEM_END,
+    PW_END,
+    SECRET_ID,
     STRONG_KEY,
     Rule,
 )
-from redaction.shape import is_setting, secretish
+from redaction.shape import is_setting, looks_generated, not_secret, secretish
 from redaction.structured import JDATA, KDATA, SECRET_OBJ, StructuredMixin
 
 ARGV_HINT = re.compile(b"|".join(re.escape(a) for a in ARGV_ANCHORS))
@@ -44,7 +51,7 @@ class LineMixin(StructuredMixin):
     def _init_lines(self, name: str) -> None:
         low = name.lower()
         self._mode: tuple | None = None
-        self._yaml = low.endswith((".yml", ".yaml"))
+        self._yaml = low.endswith((".yml", ".yaml")) or ".yml." in low or ".yaml." in low
         self._json = low.endswith(".json")
         self._csv: tuple[bytes, set[int]] | None = None
         self._csv_file = low.endswith((".csv", ".tsv"))
@@ -135,7 +142,13 @@ class LineMixin(StructuredMixin):
             elif JDATA.match(line):
                 self._mode = ("jdata", b"stringdata" in low)
         if b"map" in low and MAP_START.match(line):  # anchors: "map " / "map\t"
-            self._mode = ("nmap",)
+            self._mode = ("nmap", 2)
+        elif b"map" in low and MAP_SOURCE.match(line):  # map $http_x_api_key $client { "KEY" name; }
+            self._mode = ("nmap", 1)
+        elif self._inicont and INI_EMPTY.match(line) and not NOT_SECRET_SUFFIX.search(INI_EMPTY.match(line)["k"]):
+            self._mode = ("icont", len(line) - len(line.lstrip()), "key-value")  # the value is on the next lines
+        elif b"<name>" in line and XML_NAME.match(line) and not NOT_SECRET_SUFFIX.search(XML_NAME.match(line)["k"]):
+            self._mode = ("xmlnext",)
         elif b'"' in line and line.rstrip().endswith(b":"):
             d = DANGLING_KEY.search(line)
             if d is not None and not NOT_SECRET_SUFFIX.search(d.group("k")):
@@ -150,15 +163,31 @@ class LineMixin(StructuredMixin):
             m = re.compile(rb"[^\s,;&\"']*+").match(line, lead)
             assert m is not None
             return line[:lead] + self._mark("piece-rest", m.group()) + line[m.end():] if m.end() > lead else line
+        if kind == "xmlnext":
+            if not line.strip():
+                return line
+            self._mode = None
+            m = XML_VALUE.match(line)
+            if m is None or NOT_SECRET.match(m.group(1).strip()):
+                return None
+            return line[:m.start(1)] + self._mark("xml-secret", m.group(1)) + line[m.end(1):]
+        if kind == "wrap":  # a value wrapped onto the next log line: its first generated-looking word
+            self._mode = None
+            line = self._line(line)
+            m = WRAP_TOKEN.search(line, 0, 200)
+            if m is None or not looks_generated(m.group()):
+                return line
+            return line[:m.start()] + self._mark("wrapped", m.group()) + line[m.end():]
         if kind == "nmap":
             stripped = line.strip()
             if stripped.startswith(b"}"):
                 self._mode = None
                 return line
-            m = MAP_ENTRY.match(line)
-            if m is None or stripped.startswith(b"#"):
+            m = MAP_ENTRY.match(line) if mode[1] == 2 else MAP_FIRST.match(line)
+            if m is None or stripped.startswith(b"#") or stripped.split()[0] in (b"default", b"hostnames", b"include",
+                                                                                  b"volatile"):
                 return line
-            g = 2 if m.group(2) is not None else 3
+            g = (2 if m.group(2) is not None else 3) if mode[1] == 2 else (1 if m.group(1) is not None else 2)
             value = m.group(g)
             if not value or is_setting(value) or value.startswith(b"$"):
                 return line
@@ -186,7 +215,7 @@ class LineMixin(StructuredMixin):
         out = []
         for i, f in enumerate(fields):
             inner = f[1:-1] if len(f) >= 2 and f[:1] == b'"' == f[-1:] else f
-            if i in cols and inner and not NOT_SECRET.match(inner):
+            if i in cols and inner and not not_secret(inner):
                 marker = self._mark("csv-secret", inner)
                 f = b'"' + marker + b'"' if len(inner) != len(f) else marker
             out.append(f)
@@ -199,13 +228,18 @@ class LineMixin(StructuredMixin):
             return False
         if not r.check_value:
             return True
+        v = value.rstrip(b";,") if value[:1] not in (b'"', b"'") else value
         key = m.group("k") if "k" in r.pattern.groupindex else None
-        if NOT_SECRET.match(value) or (key and NOT_SECRET_SUFFIX.search(key)):
+        if not_secret(v) or not_secret(v.split(b"#")[0].strip() or b"x"):
+            return False  # a placeholder, a path (also "path# comment"), a setting word
+        if key and NOT_SECRET_SUFFIX.search(key) and not SECRET_ID.search(key):
             return False
-        if key and FLAG_VALUE.fullmatch(value) and MID_WORD.search(key):
-            return False  # password.encoder.iterations = 4096: a setting, not a password
+        if FLAG_VALUE.fullmatch(v) and not (key and PW_END.search(key)):
+            return False  # numbers are settings (iterations = 4096, PASS_MAX_DAYS 99999)
+        if "c" in r.pattern.groupindex and m.group("c") is not None:
+            return secretish(v)  # commented out: prose is common there
         if key and not STRONG_KEY.search(key):
-            return secretish(value)  # a weak word (pin, auth): the value must look like a secret
+            return secretish(v)  # a weak word (pin, auth, …key): the value must look like a secret
         return True
 
     def _rules(self, line: bytes, low: bytes) -> bytes:
@@ -227,6 +261,9 @@ class LineMixin(StructuredMixin):
                 secret = line[start:end]
                 if not secret or secret.startswith(b"[REDACTED:") or red.allowed(secret):
                     continue
+                if self._json and r.name == "key-value" and "kq" in r.pattern.groupindex and m.group("kq") is None \
+                        and b":" in line[m.end("k"):start]:
+                    continue  # "os-server-password:show" is inside a JSON key, not a setting
                 cont = group == "s" and r.name == "key-value" and (len(secret) - len(secret.rstrip(b"\\"))) % 2 == 1
                 if cont:  # a .properties value continued on the next line: keep the backslash
                     end -= 1
@@ -252,6 +289,9 @@ class LineMixin(StructuredMixin):
                                    for s, e, (g, v) in _free(spans, cands)])
         if not spans:
             return line
+        if not self._config and self._mode is None and spans[-1][1] >= len(line.rstrip(b"\r\n")) - 1 \
+                and len(line) > 60:
+            self._mode = ("wrap",)  # a long log line ending in a secret: it may go on on the next line
         out, pos = [], 0
         for start, end, marker in spans:
             out += [line[pos:start], marker]
@@ -268,7 +308,7 @@ class LineMixin(StructuredMixin):
         if cont:
             self._mode = ("cont",)
         elif r.name == "key-value" and group == "s" and self._inicont and m.start() == 0 \
-                and not secret.endswith((b";", b"{", b",")):
+                and not ("c" in r.pattern.groupindex and m.group("c")) and not secret.endswith((b";", b"{", b",")):
             self._mode = ("icont", len(line) - len(line.lstrip()), "key-value")
         marker = self._mark(r.name, secret)
         quote = group in ("s", "t") and r.name == "key-value" and (self._yaml or self._json or (

@@ -16,12 +16,13 @@ from dataclasses import dataclass
 # words that make a setting's name secret (password, db.pass, keystorePass, client_secret, api-key …)
 STRONG_WORDS = (
     rb"pass(?:word|wd|phrase|code)?(?!ive|thr|enger|age|ed\b|es\b|ing|port|ed_)|pwd|(?<![a-z])pw(?![a-z])|secret|token"
-    rb"|credentials?|(?<![a-z])creds?(?![a-z])|authtok|(?<![a-z])psk(?![a-z])|community"
+    rb"|credentials?|(?<![a-z])creds?(?![a-z])|authtok|psk(?![a-z])|community|rootpw|bindpw|hmac[_-]?keys?"
+    rb"|consumer[_-]?key"
     rb"|(?:api|access|account|shared[_-]?access|secret|private|session|signing|encryption|master|client|app"
     rb"|auth|subscription|storage|license|service)[_-]?key|masterauth|passkey"
 )
 # weak words: the value must also look like a secret (a PIN: digits; auth: not a plain word)
-WEAK_WORDS = rb"(?<![a-z])(?:pin|auth)(?![a-z])"
+WEAK_WORDS = rb"(?<![a-z])(?:pin|auth)(?![a-z])|key(?![\w.\\-])"
 SECRET_WORDS = STRONG_WORDS + rb"|" + WEAK_WORDS
 STRONG_KEY = re.compile(STRONG_WORDS, re.IGNORECASE)
 # a key name holding a secret word, matched in linear time (look ahead for the word, then take the name)
@@ -30,8 +31,10 @@ SECRET_ANCHORS = (b"pass", b"pw", b"secret", b"token", b"credential", b"key", b"
                   b"pin")
 # anchors that select rules on a line but not lines of logs (configuration files have every line looked at):
 # too common in logs to be worth a look there (ping, mapping, headers, sinks)
-CONFIG_ONLY_ANCHORS = frozenset((b"pin", b"_header", b"-header", b"header ", b"map ", b"map\t", b"machine", b"com2sec",
-                                 b"trapsink", b"trap2sink", b"informsink", b"_command", b"_cmd", b"exp ", b"imp "))
+CONFIG_ONLY_ANCHORS = frozenset((
+    b"pin", b":aa", b"eaaa", b"sessionid", b"env ", b"_param", b"setenv", b"createuser", b"sqlconnectinfo",
+    b"_header", b"-header", b"header ", b"map ", b"map\t", b"machine", b"com2sec", b"trapsink", b"trap2sink",
+    b"informsink", b"_command", b"_cmd", b"exp ", b"imp "))
 
 # a name whose remainder says it is about a secret, not the secret itself (token_ttl, password_encryption)
 NOT_SECRET_SUFFIX = re.compile(
@@ -41,19 +44,24 @@ NOT_SECRET_SUFFIX = re.compile(
     rb"|command|env|var|field|param|regex|pattern|provider|plugin|module|cache|buffer|limit|hint|label|store"
     rb"|location|source|ref|class|factory|maps?|query|user|username|login|iterations?|rounds|days|weeks|hours"
     rb"|minutes|seconds|secs|warn|warning|digits|chars|lower|upper|special|attempts|tries|lockout|delay|level"
-    rb"|(?:proxy|fastcgi|uwsgi|grpc|scgi|memcached)_pass|proxypass\w*+|generator|hash_rounds|rotation|refresh|ca|prefix|suffix|dn|realm|scope|audience|issuer|endpoint)s?$",
+    rb"|(?:proxy|fastcgi|uwsgi|grpc|scgi|memcached)_pass|proxypass(?:reverse\w*+|match)?|public_?key(?:_?token)?|generator"
+    rb"|hash_rounds|rotation|refresh|ca|prefix|suffix|dn|realm|scope|audience|issuer)s?$",
     re.IGNORECASE,
 )
 
 # values that are settings, references or placeholders, never secrets
 # a 0/1/small-number value under a key whose secret word is followed by more name segments
 FLAG_VALUE = re.compile(rb"-?\d+(?:\.\d+)?")
+# a name ending in a password word: only there is a bare number taken for a secret (password = 12)
+PW_END = re.compile(rb"(?:password|passwd|passphrase|secret|pwd)$", re.IGNORECASE)
+# an _id that is itself a secret (Vault secret_id, root_token_id; cloud private_key_id)
+SECRET_ID = re.compile(rb"(?:secret|token|key)[_.-]?ids?$", re.IGNORECASE)
 MID_WORD = re.compile(rb"(?i)(?:pass|secret|token|key)[_.-][a-z]")
 NOT_SECRET = re.compile(
     rb"^(?:true|false|yes|no|on|off|none|null|nil|empty|required|optional|disabled|enabled|always|never|auto"
     rb"|md5|sha-?1|sha-?256|sha-?512|sha-?384|scram-sha-256|scram-sha-1|plain|plaintext|trust|peer|ident|cert"
     rb"|bcrypt|argon2\w*|pbkdf2\w*|pam|ldap|radius|gss|sspi|hba|any|reject|password|prompt|default|local"
-    rb"|\d+(?:[kmgt]i?b?|ms|s|m|h|d|%)|\*+|\*[\w-]+|x{3,}|-+|\.+"
+    rb"|\d+(?:[kmgt]i?b?|ms|s|m|h|d|%)|\*+|\*[\w-]+|x{3,}|-+|\.+|@@[^@\s]*@@"
     rb"|\$\{[^}]*\}|\$\(\s*[^)]*\)|\$[A-Z_][A-Z0-9_]*|%\([^)]*\)s|%[A-Z_]+%|\{\{[^}]*\}\}|<[^>]*>"
     rb"|\[REDACTED:[^\]]*\]|(?:/|\./|\.\./|~/|file:|hash:|texthash:|lmdb:|btree:|classpath:|env:)\S*"
     rb"|[\w.-]+\.(?:key|pem|crt|cer|p12|pfx|jks|keystore|der|txt|conf|cnf|json|ya?ml|db|gpg|asc|csr))$",
@@ -110,7 +118,7 @@ STRUCTURE_RULES: tuple[Rule, ...] = (
     rule("url-query-secret",
          rb"(?:[?&;]|%3f|%26)(?=[\w.-]*?(?:pass(?:word|wd)?|pwd|secret|token|api[_-]?key|apikey|sig|signature"
          rb"|access[_-]?key|auth|credential))[\w.-]*+(?:=|%3d)(?P<s>(?:(?!%26)[^&\s\"'#<>;])++)",
-         (b"pass", b"pw", b"secret", b"token", b"key", b"sig", b"auth", b"credential")),
+         (b"pass", b"pw", b"secret", b"token", b"key", b"sig", b"auth", b"credential"), check_value=True),
     rule("auth-header", rb"\b(?:proxy-)?authorization[\"']?(?:[ \t]*+[:=,][ \t]*+|[ \t]++)(?:b?[\"'])?"
                         rb"(?:basic|bearer|token|digest|negotiate|ntlm|aws4-hmac-sha256|apikey|sso-key)\s+"
                         rb"(?P<s>[^\s\"']++)", b"auth"),
@@ -138,20 +146,22 @@ STRUCTURE_RULES: tuple[Rule, ...] = (
     rule("sasl-passwd", rb"^[ \t]*\[[\w-]+(?:\.[\w-]+)+\]:\w+[ \t]+[^\s:#]+:(?P<s>\S(?:.*\S)?)[ \t\r]*$", b"]:",
          check_value=True),
     rule("cli-secret", rb"(?:^|(?<=\s))--?(?=[\w.-]*?(?:" + SECRET_WORDS + rb")(?:=|\s))(?P<k>[\w.-]*+)(?:=|\s++)"
-                       rb"(?P<s>[^\s\"'`]++)",
+                       rb"(?P<s>[^\s\"'`-][^\s\"'`]*+)",
          SECRET_ANCHORS, check_value=True),
     rule("xml-secret", rb"<(?=[\w:.-]*?(?:" + SECRET_WORDS + rb"))(?P<k>[\w:.-]*+)(?:\s[^>]*+)?>\s*+"
                        rb"(?:<!\[CDATA\[(?P<cd>(?:[^\]]++|\](?!\]>))*+)\]\]>|(?P<s>[^<\s][^<]*+))</(?P=k)>",
          SECRET_ANCHORS,
          check_value=True),
     # a setting at the start of a line: the value runs to the end of it (INI, .cnf, .properties, YAML, .env)
-    rule("key-value", rb"^[ \t]*+(?:-[ \t]+)?(?:export[ \t]+|set[ \t]+|-D)?(?P<k>" + KEY
-         + rb")(?:[ \t]*+(?::|=|=>|:=)[ \t]*+(?:&[\w-]++[ \t]++)?(?P<s>[^\s\"'\[{&*|>].*+)"
-         rb"|[ \t]++(?P<t>[^\s\"'\[{&*|>]\S*+)[ \t\r]*+$)", SECRET_ANCHORS,
+    # (also commented out: "# requirepass x", "#hmac_keys = x": then the value must look like a secret)
+    rule("key-value", rb"^[ \t]*+(?P<c>(?:#|;|//)[ \t]*+)?(?:-[ \t]+)?(?:export[ \t]+|set[ \t]+|-D)?(?P<k>" + KEY
+         + rb")(?:[ \t]*+(?>:=|=>|:|=)[ \t]*+(?:&[\w-]++[ \t]++)?(?P<s>[^\s\"'\[{&*|>=].*+)"
+         rb"|[ \t]++(?P<t>[^\s\"'\[{&*|>=:]\S*+)[ \t\r]*+$"
+         rb"|[ \t]++(?:\"(?P<dq>[^\"\n]*+)\"|'(?P<sq>[^'\n]*+)')[ \t]*+;?[ \t\r]*+$)", SECRET_ANCHORS,
          check_value=True, flags=re.IGNORECASE | re.MULTILINE),
     # anywhere: key=value, key: value, "key": "value", key="value", -Dkey=value
     rule("key-value", rb"(?:^|(?<=[^\w.\\-]))(?P<kq>\")?(?P<k>" + KEY + rb")[\"']?"
-                      rb"[ \t]*+(?::|=|=>|:=)[ \t]*+(?:" + _Q + rb"|(?P<s>\$\{[^}\n]*+\}|[^\s\"',;<>{}\[\]]++))",
+                      rb"[ \t]*+(?>:=|=>|:|=)[ \t]*+(?:" + _Q + rb"|(?P<s>\$\{[^}\n]*+\}|[^\s\"',;<>{}\[\]]++))",
          SECRET_ANCHORS,
          check_value=True),
 )

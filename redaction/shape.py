@@ -22,13 +22,13 @@ ID_KEY = re.compile(
 )
 UUID = re.compile(rb"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
 HEX = re.compile(rb"[0-9a-fA-F]+")
-PATHLIKE = re.compile(rb"[\w.-]*[/\\][\w./\\-]*")
+PATHLIKE = re.compile(rb"(?:/|\./|\.\./|~/)[\w./\\-]*+")
 HOSTPORT = re.compile(rb"(?:[\w-]+\.)*[\w-]+:\d{1,5}")
 VERSION = re.compile(rb"v?\d+(?:\.\d+)+(?:[-+.][\w.]+)?")
 DATEISH = re.compile(rb"\d{4}-\d\d-\d\d(?:[T ]\d\d:\d\d(?::\d\d)?(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)?)?")
 CIPHERS = re.compile(rb"[!+-]?[\w.@=+-]++(?:[:,][!+-]?[\w.@=+-]++)*+")
 CIPHER_WORD = re.compile(rb"AES|CHACHA|ECDHE|ECDSA|RSA|SHA\d|GCM|HIGH|MEDIUM|NULL|CBC|DHE|PSK-|TLS_|SECP|X25519")
-DOTTED = re.compile(rb"[A-Za-z_][\w$-]*+(?:\.[A-Za-z_][\w$-]*+)++")
+DOTTED = re.compile(rb"[A-Za-z_][\w$-]*+(?:\.[\w$-]++)++")
 TOKEN_CHARS = re.compile(rb"[A-Za-z0-9+/=_.~!@#$%^&*?-]+")
 
 
@@ -66,8 +66,9 @@ def looks_generated(value: bytes, min_len: int = 16) -> bool:
     if DOTTED.fullmatch(v):
         return False
     mixed = classes(v)
-    if mixed < 2:
-        return False
+    has_digit = any(48 <= c <= 57 for c in v)
+    if mixed < 2 or not (has_digit or (any(97 <= c <= 122 for c in v) and any(65 <= c <= 90 for c in v))):
+        return False  # _DBC_BASEPATH_/_DBC_DBNAME_: no digit and one case only is a name
     if v.isalpha():  # CamelCase words are names; random letters switch case often
         switches = sum((a < 97) != (b < 97) for a, b in zip(v, v[1:], strict=False))
         if switches * 3 < len(v):
@@ -75,16 +76,44 @@ def looks_generated(value: bytes, min_len: int = 16) -> bool:
     return entropy(v) >= 3.3
 
 
+def _wordmix(word: bytes) -> bool:
+    return any(48 <= c <= 57 for c in word) and any(c >= 65 and chr(c).isalpha() for c in word)
+
+
 def secretish(value: bytes) -> bool:
-    """Under a weak secret word (auth, key, pin): not a setting, one token, and not a plain word."""
+    """Under a weak secret word (auth, key, pin) or in a comment: not a setting, not a plain word or prose.
+
+    One token: mixed classes with a digit or a capital (``ctrl+c``, ``rule:admin`` are not); several words
+    (a passphrase): a word mixing letters and digits (prose has none).
+    """
     v = value.strip()
-    if len(v) < 6 or is_setting(v) or not TOKEN_CHARS.fullmatch(v):
+    if len(v) < 6 or is_setting(v):
         return False
-    if v.isdigit():
-        return len(v) >= 4
-    return classes(v) >= 2 and not v.isalpha() or looks_generated(v, 12)
+    if b" " in v or b"\t" in v:
+        words = v.split()
+        return 2 <= len(words) <= 8 and len(v) >= 10 and any(_wordmix(w) for w in words)
+    if not TOKEN_CHARS.fullmatch(v) or v.isdigit():
+        return False
+    has_digit_or_upper = any(48 <= c <= 57 or 65 <= c <= 90 for c in v)
+    return (classes(v) >= 2 and not v.isalpha() and has_digit_or_upper) or looks_generated(v, 12)
 
 
-def digits_pin(value: bytes) -> bool:
+EXT = re.compile(rb"\.[A-Za-z0-9]{1,5}$")
+
+
+def plausible_path(value: bytes) -> bool:
+    """A path is made of names; a leading '/' in base64 or a crypt hash (``/9/kOk…``, ``/ihSAE1V8taZ6``) is not."""
+    if b"+" in value or b"=" in value:
+        return False
+    for seg in value.split(b"/"):
+        if len(seg) >= 8 and classes(seg) >= 3 and not EXT.search(seg):
+            return False
+    return True
+
+
+def not_secret(value: bytes) -> bool:
+    """A placeholder, a setting word, a masked value or a path (NOT_SECRET), but not a secret that starts with '/'."""
     v = value.strip()
-    return v.isdigit() and 4 <= len(v) <= 12 or secretish(v)
+    if NOT_SECRET.match(v) is None:
+        return False
+    return not (v[:1] == b"/" and not plausible_path(v))

@@ -10,6 +10,7 @@ from redaction.rules import NOT_SECRET, NOT_SECRET_SUFFIX, PEM_END, SECRET_WORDS
 KDATA = re.compile(rb"^([ \t]*)(data|stringData|binaryData):[ \t]*\r?$")
 JDATA = re.compile(rb"^[ \t]*\"(data|stringData)\"[ \t]*:[ \t]*\{[ \t]*\r?$")
 KENTRY = re.compile(rb"^([ \t]*+(?:\"[^\"]++\"|[\w.-]++)[ \t]*+:[ \t]*+)(\"?)([^\n]*+)")
+SETTING = re.compile(rb"[\w.-]++[ \t]*+(?:=|:(?:[ \t]|$))")  # a `key = …` / `key: …` line ends a continuation
 BASE64 = re.compile(rb"^(?=.{8})[A-Za-z0-9+/]+={0,2}$")
 # a JSON object under a secret-named key ("credentials": {"pin": 123456, ...}): its scalar values are secrets
 SECRET_OBJ = re.compile(rb'"(?=[^"\n]*?(?:' + SECRET_WORDS + rb'))(?P<k>[^"\n]*+)"[ \t]*+:[ \t]*+\{', re.IGNORECASE)
@@ -83,7 +84,8 @@ class StructuredMixin:
             indent = len(line) - len(line.lstrip())
             if not body and kind == "yblock":
                 return line
-            if not body or indent <= mode[1] or (kind == "icont" and body[:1] in (b"#", b";", b"[")):
+            if not body or indent <= mode[1] or (kind == "icont" and (body[:1] in (b"#", b";", b"[")
+                                                                         or SETTING.match(body))):
                 self._mode = None
                 return None
             return line[:indent] + self._mark(mode[2], body) + line[len(line.rstrip(b"\r\n")):]

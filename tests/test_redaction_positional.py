@@ -62,9 +62,9 @@ CASES: list[Case] = [
       ("WpaPskPhrase42", "4f2a9c0e8b7d6a5f4e3d2c1b0a9f8e7d6c5b4a3f2e1d0c9b8a7f6e5d4c3b2a1f"), ("key_mgmt=WPA-PSK", 'ssid="HomeNet"')),
     # -- short / abbreviated key names -----------------------------------------------------------
     C("abbrev-keys", "app.env", "DB_PW=ShortKeyPw77\nsmtp_pw: Smtp-Pw-1234\nREDIS_PASS=RedisPassV4l\n"
-      "admin_passwd=AdmPasswdZ9\nVPN_PSK=VpnPsk-Secret1\nsim_pin=839201\nAPIKEY=ApiKeyAbbrev55\n"
+      "admin_passwd=AdmPasswdZ9\nVPN_PSK=VpnPsk-Secret1\nsim_pin=Pn839201\nAPIKEY=ApiKeyAbbrev55\n"
       "ldap_authtok=LdapAuthtokQ2\nsvc_cred=SvcCredValue8\nsnmp_community=SnmpCommEnv1\nauth=AuthEnvValue77\n",
-      ("ShortKeyPw77", "Smtp-Pw-1234", "RedisPassV4l", "AdmPasswdZ9", "VpnPsk-Secret1", "839201", "ApiKeyAbbrev55",
+      ("ShortKeyPw77", "Smtp-Pw-1234", "RedisPassV4l", "AdmPasswdZ9", "VpnPsk-Secret1", "Pn839201", "ApiKeyAbbrev55",
        "LdapAuthtokQ2", "SvcCredValue8", "SnmpCommEnv1", "AuthEnvValue77")),
     # -- generated values under innocuous names ------------------------------------------------
     C("generated", "service.conf", "value = k8Jq2LmX9vT4pR7wZ3nB\nseed=Qm9vZ2xlU2VlZFZhbHVlMTIz\n"
@@ -159,6 +159,17 @@ CASES: list[Case] = [
        "glpat-AbCdEfGhIjKlMnOpQrSt", "AKIAIOSFODNN7EXAMPLE", "AIzaSyA-1234567890abcdefghijklmnopqrstu",
        "npm_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789", "AbCdEfGhIjKlMnOpQrStUvWxYz0123456789AbCdEfG",
        "dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U"), ("slack ", "stripe ", "twilio ", "mailgun ")),
+    # -- regressions from the Debian-conffile corpus (held-out seed) --------------------------------------
+    C("structure", "etc/app/regress.ini", "_pw = /gz1OkI5wyaz/ck8Yh7qn7QUdSQ+IAh+\nsecret_key =\n    cE5MyXJC0Inrxk0QLcXON8h6\n"
+      "#HTTPProxyPassword io./SDIIZ8vyt\nSensorPassword      \"qzIvtinP32txtgIuf\"\nrootpw  zxzAqkQd12st7GeM6BLuM1B7\n"
+      "approle_secret_id = a6HX9cWwQOlivoTn7MPViRtM\nkey_file = /etc/ssl/private/Server2024Key.pem\n",
+      ("/gz1OkI5wyaz/ck8Yh7qn7QUdSQ+IAh+", "cE5MyXJC0Inrxk0QLcXON8h6", "io./SDIIZ8vyt", "qzIvtinP32txtgIuf", "zxzAqkQd12st7GeM6BLuM1B7",
+       "a6HX9cWwQOlivoTn7MPViRtM"), ("key_file = /etc/ssl/private/Server2024Key.pem",)),
+    C("lookalikes", "usr/share/doc/app/README.rst", "  Cleartext-Password := \"@@SMTP_PASSWORD@@\"\n"
+      "define( 'DB_PASSWORD', '%(db_password)s' );\nmy $post=\"target=${path}&secret=%(db_password)s\";\n"
+      "  # Password hashing is described below\nmem_only_psk=99999\n", (),
+      ("Cleartext-Password := \"@@SMTP_PASSWORD@@\"", "define( 'DB_PASSWORD', '%(db_password)s' );",
+       "secret=%(db_password)s", "# Password hashing is described below", "mem_only_psk=99999")),
     # -- look-alikes only --------------------------------------------------------------------------
     C("lookalikes", "etc/app/settings.env", "TOKEN_TTL_SECONDS=3600\nDB_PASSWORD=${DB_PASSWORD}\n"
       "SMTP_PASSWORD=%(smtp_password)s\nAPI_TOKEN={{ api_token }}\nADMIN_PASSWORD=<changeme>\nSESSION_SECRET_FILE=/run/secrets/s\n"
