@@ -3,6 +3,7 @@ JSON values on the next line, YAML block scalars, INI continuations, headless ke
 
 from __future__ import annotations
 
+import functools
 import re
 
 from redaction.argv import ANCHORS as ARGV_ANCHORS
@@ -232,13 +233,14 @@ class LineMixin(StructuredMixin):
         key = m.group("k") if "k" in r.pattern.groupindex else None
         if not_secret(v) or not_secret(v.split(b"#")[0].strip() or b"x"):
             return False  # a placeholder, a path (also "path# comment"), a setting word
-        if key and NOT_SECRET_SUFFIX.search(key) and not SECRET_ID.search(key):
+        setting_name, strong, pw_end = _key_class(key) if key else (False, True, False)
+        if setting_name:
             return False
-        if FLAG_VALUE.fullmatch(v) and not (key and PW_END.search(key)):
+        if FLAG_VALUE.fullmatch(v) and not pw_end:
             return False  # numbers are settings (iterations = 4096, PASS_MAX_DAYS 99999)
         if "c" in r.pattern.groupindex and m.group("c") is not None:
             return secretish(v)  # commented out: prose is common there
-        if key and not STRONG_KEY.search(key):
+        if not strong:
             return secretish(v)  # a weak word (pin, auth, …key): the value must look like a secret
         return True
 
@@ -314,6 +316,13 @@ class LineMixin(StructuredMixin):
         quote = group in ("s", "t") and r.name == "key-value" and (self._yaml or self._json or (
             "kq" in r.pattern.groupindex and m.group("kq") is not None)) and line[start - 1:start] not in (b'"', b"'")
         return self._quoted(marker, quote)
+
+
+@functools.lru_cache(maxsize=4096)
+def _key_class(key: bytes) -> tuple[bool, bool, bool]:
+    """(names a setting about a secret, holds a strong secret word, ends in a password word)."""
+    return (NOT_SECRET_SUFFIX.search(key) is not None and SECRET_ID.search(key) is None,
+            STRONG_KEY.search(key) is not None, PW_END.search(key) is not None)
 
 
 def _free(spans: list[tuple[int, int, bytes]], cands: list[tuple]) -> list[tuple]:
