@@ -242,6 +242,7 @@ class RedactionStream(LineMixin):
         """Redact complete lines: those holding an anchor, every line of config files, lines inside a secret."""
         block = self._literals(block)
         block = self._headless_keys(block)
+        self._count_config(len(block))
         if self._all_lines:
             starts = [0] + [m.end() for m in re.finditer(b"\n", block) if m.end() < len(block)]
         else:

@@ -9,6 +9,8 @@ import re
 from redaction.argv import ANCHORS as ARGV_ANCHORS
 from redaction.argv import argv_spans
 from redaction.formats import (
+    CONFIG_LIMIT,
+    CONFIG_NAME,
     CSV_SECRET_COL,
     DANGLING_KEY,
     GENERIC_KV,
@@ -59,7 +61,9 @@ class LineMixin(StructuredMixin):
         self._first = True
         self._line_rules: tuple[Rule, ...] = tuple(r for pattern, rules in self.redactor.file_rules
                                                    if pattern.search(name) for r in rules)
-        self._config = not LOG_NAME.search(name) and not HISTORY_NAME.search(name) and name not in ("-", "metadata")
+        self._config = CONFIG_NAME.search(name) is not None and not LOG_NAME.search(name) \
+            and not HISTORY_NAME.search(name)
+        self._config_bytes = 0
         if self._config:
             self._line_rules += self.redactor.config_rules
         self._all_lines = self._config or bool(self._line_rules)
@@ -68,6 +72,15 @@ class LineMixin(StructuredMixin):
 
     def _flush_lines(self) -> bytes:
         return b""
+
+    def _count_config(self, size: int) -> None:
+        """A huge "configuration file" is a dump: look at it like a log (anchored lines only) from now on."""
+        self._config_bytes += size
+        if self._config and self._config_bytes > CONFIG_LIMIT:
+            self._config = self._inicont = False
+            self._line_rules = tuple(r for r in self._line_rules if r not in self.redactor.config_rules)
+            self._all_lines = bool(self._line_rules)
+            self._plan = self.redactor.plan(self._line_rules)
 
     # -- blocks -----------------------------------------------------------------------------------
     def _headless_keys(self, block: bytes) -> bytes:
