@@ -60,10 +60,9 @@ class Redactor:
         for r in self.rules:
             anchors.update(r.anchors)
         self.unanchored = tuple(r for r in self.rules if not r.anchors)
-        # a line holding "sshpass" holds "pass": the scanner needs only the anchors containing no other
         anchors -= CONFIG_ONLY_ANCHORS
-        minimal = {a for a in anchors if not any(b != a and b in a for b in anchors)}
-        self.scanner: Scanner = make_scanner(minimal, scanner)
+        self.scanner: Scanner = make_scanner(_minimal(anchors), scanner)
+        self._scanner_choice = scanner
         self.config_rules = CONFIG_RULES
         self.file_rules = FILE_RULES
         self._groups = {r.pattern: [g for g in VALUE_GROUPS if g in r.pattern.groupindex] or [0]
@@ -124,20 +123,28 @@ class Redactor:
         with self._lock:
             plan = self._plans.get(extra)
             if plan is None:
-                plan = self._plans[extra] = RulePlan(self.rules + extra)
+                plan = self._plans[extra] = RulePlan(self.rules + extra, self._scanner_choice)
             return plan
 
     def allowed(self, secret: bytes) -> bool:
         return any(a.search(secret) for a in self.allow)
 
 
+def _minimal(anchors: set[bytes]) -> set[bytes]:
+    """A line holding "sshpass" holds "pass": a scanner needs only the anchors containing no other."""
+    return {a for a in anchors if not any(b != a and b in a for b in anchors)}
+
+
 class RulePlan:
     """Rules in order, and which of them a line's anchors select (one ``in`` test per distinct anchor)."""
 
-    def __init__(self, rules: tuple[Rule, ...]) -> None:
+    def __init__(self, rules: tuple[Rule, ...], scanner: str | None = None) -> None:
         self.rules = rules
+        self._scanner_choice = scanner
+        self._scanner: Scanner | None = None
         self.anchors: dict[bytes, list[int]] = {}
         self.always = [i for i, r in enumerate(rules) if not r.anchors]
+        self.always_rules = [rules[i] for i in self.always]
         for i, r in enumerate(rules):
             for a in r.anchors:
                 self.anchors.setdefault(a, []).append(i)
@@ -146,6 +153,13 @@ class RulePlan:
         self._find = re.compile(b"(?=(" + b"|".join(re.escape(a) for a in words) + b"))") if words else None
         self._implied = {a: sorted({i for b in words if b in a for i in self.anchors[b]}) for a in words}
         self._cache: dict[frozenset[bytes], list[Rule]] = {}
+
+
+    def anchored(self, block: bytes) -> set[int]:
+        """Starts of the lines of ``block`` holding any of these rules' anchors (configuration files)."""
+        if self._scanner is None:
+            self._scanner = make_scanner(_minimal(set(self.anchors)), self._scanner_choice)
+        return set(self._scanner.line_starts(block))
 
     def select(self, low: bytes) -> list[Rule]:
         if len(low) > 2048:  # long lines: one substring test per anchor beats a look-ahead at every byte
@@ -243,8 +257,10 @@ class RedactionStream(LineMixin):
         block = self._literals(block)
         block = self._headless_keys(block)
         self._count_config(len(block))
+        anchored = None
         if self._all_lines:
             starts = [0] + [m.end() for m in re.finditer(b"\n", block) if m.end() < len(block)]
+            anchored = self._plan.anchored(block)
         else:
             starts = self.redactor.scanner.line_starts(block)
             if self.redactor.unanchored:
@@ -266,6 +282,7 @@ class RedactionStream(LineMixin):
                 pos = starts[i]
             end = block.find(b"\n", pos)
             end = n if end < 0 else end + 1
+            self._anchored = anchored is None or pos in anchored
             out.append(self._line(block[pos:end]))
             if block[end - 1:end] == b"\n":
                 self._ln += 1

@@ -64,6 +64,7 @@ class LineMixin(StructuredMixin):
         self._config = CONFIG_NAME.search(name) is not None and not LOG_NAME.search(name) \
             and not HISTORY_NAME.search(name)
         self._config_bytes = 0
+        self._anchored = True  # the line being looked at holds an anchor (or anchors were not looked for)
         if self._config:
             self._line_rules += self.redactor.config_rules
         self._all_lines = self._config or bool(self._line_rules)
@@ -260,7 +261,7 @@ class LineMixin(StructuredMixin):
     def _rules(self, line: bytes, low: bytes) -> bytes:
         red = self.redactor
         spans: list[tuple[int, int, bytes]] = []  # sorted, disjoint (start, end, marker); first rule wins
-        for r in self._plan.select(low):
+        for r in self._plan.select(low) if self._anchored else self._plan.always_rules:
             cands = []
             for m in r.pattern.finditer(line):
                 group = next((g for g in red._groups[r.pattern] if m.group(g) is not None), None)
