@@ -18,7 +18,7 @@ import threading
 from collections import Counter
 
 from redaction.config import RedactionConfig
-from redaction.lines import LineMixin
+from redaction.lines import LineMixin, secret_anchors
 from redaction.pieces import hold_back, safe_cut
 from redaction.pseudonym import Pseudonymizer
 from redaction.rules import CONFIG_ONLY_ANCHORS, PEM_ANCHOR, Rule, rule
@@ -27,6 +27,7 @@ from redaction.scan import Scanner, make_scanner
 MAX_LINE = 1 << 20  # a line longer than this is processed in pieces
 VALUE_GROUPS = ("s", "t", "dq", "sq", "cd")
 DATA_ANCHORS = (b"data:", b'data"')
+YAML_HOLD = 4 << 20  # a YAML file up to this size is read whole before it is redacted
 MIN_LITERAL = 4  # shorter known secrets are ignored: they would hit ordinary words
 
 
@@ -190,8 +191,16 @@ class RedactionStream(LineMixin):
         self._ln = 1  # line number of the next byte processed
         self._midline = False  # the last block processed ended inside a line (an overlong one)
         self._init_lines(name)
+        self._hold: list[bytes] | None = [] if self._yaml and self._config else None
+        self._held = 0
 
     def feed(self, data: bytes) -> bytes:
+        if self._hold is not None:  # a YAML file is read whole first: aliases name the anchors to redact
+            self._hold.append(data)
+            self._held += len(data)
+            if self._held <= YAML_HOLD:
+                return b""
+            data, self._hold = b"".join(self._hold), None
         data = self._pending + data
         cut = data.rfind(b"\n") + 1
         if cut == 0 and len(data) < MAX_LINE:
@@ -221,7 +230,12 @@ class RedactionStream(LineMixin):
         return out[1:] if out[:1] == b"\x00" else out
 
     def close(self) -> bytes:
-        out = self._piece(self._pending) if self._pending else b""
+        out = b""
+        if self._hold is not None:
+            whole, self._hold = b"".join(self._hold), None
+            self._secret_anchors = secret_anchors(whole)
+            out = self.feed(whole)
+        out += self._piece(self._pending) if self._pending else b""
         self._pending = b""
         out += self._flush_lines()
         if self._record:

@@ -178,6 +178,9 @@ MAP_FIRST = re.compile(rb"^[ \t]*+(?:\"([^\"\n]*+)\"|([^\s;{}\"]++))")
 INI_EMPTY = re.compile(rb"^([ \t]*+)(?P<k>" + KEY + rb")[ \t]*+[=:][ \t]*+\r?$", re.IGNORECASE)
 XML_NAME = re.compile(rb"^[ \t]*+<name>[ \t]*+(?P<k>" + KEY + rb")[ \t]*+</name>[ \t]*+\r?$", re.IGNORECASE)
 XML_VALUE = re.compile(rb"^[ \t]*+<value>([^<\n]++)</value>")
+YAML_ALIAS = re.compile(rb"(?:^|(?<=[\s{,]))[\"']?(?P<k>" + KEY + rb")[\"']?[ \t]*+:[ \t]*+\*(?P<a>[\w.-]++)",
+                        re.IGNORECASE | re.MULTILINE)
+YAML_ANCHOR = re.compile(rb":[ \t]++&([\w.-]++)[ \t]++([^\s#][^\n#]*+)")
 WRAP_TOKEN = re.compile(rb"(?<!\S)[A-Za-z0-9+/=_-]{16,}+(?!\S)")
 MAP_ENTRY = re.compile(rb"^([ \t]*+(?:\"[^\"\n]*+\"|[^\s;{}]++)[ \t]++)(?:\"([^\"\n]*+)\"|([^\s;\"]++))")
 # a YAML key (secret-named) introducing a block scalar: `password: |`, `secret: >-`, `key: &a |`

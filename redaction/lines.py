@@ -25,6 +25,8 @@ from redaction.formats import (
     WRAP_TOKEN,
     XML_NAME,
     XML_VALUE,
+    YAML_ALIAS,
+    YAML_ANCHOR,
     YAML_BLOCK,
     generic_ok,
 )
@@ -65,6 +67,7 @@ class LineMixin(StructuredMixin):
             and not HISTORY_NAME.search(name)
         self._config_bytes = 0
         self._anchored = True  # the line being looked at holds an anchor (or anchors were not looked for)
+        self._secret_anchors: frozenset[bytes] = frozenset()
         if self._config:
             self._line_rules += self.redactor.config_rules
         self._all_lines = self._config or bool(self._line_rules)
@@ -143,6 +146,17 @@ class LineMixin(StructuredMixin):
                     self._mode = ("pem",)
                     return line[: begin.end()] + b"\n" + marker + b"\n"
                 return line[: begin.end()] + marker + line[end.start():]
+        if self._secret_anchors and b"&" in line:
+            a = YAML_ANCHOR.search(line)
+            if a is not None and a.group(1) in self._secret_anchors and not NOT_SECRET.match(a.group(2).strip()):
+                value = a.group(2).rstrip(b" \t\r\n")
+                if value in (b"|", b">", b"|-", b">-"):
+                    self._mode = ("yblock", len(line) - len(line.lstrip()), "yaml-anchor")
+                    return line
+                marker = self._mark("yaml-anchor", value.strip(b"\"'"))
+                quoted = value[:1] in (b'"', b"'")
+                new = (value[:1] + marker + value[-1:]) if quoted else b'"' + marker + b'"'
+                return line[:a.start(2)] + new + line[a.start(2) + len(value):]
         y = YAML_BLOCK.match(line) if b":" in line else None
         if y is not None and not NOT_SECRET_SUFFIX.search(y.group("k")):
             self._mode = ("yblock", len(y.group(1)), "yaml-block")
@@ -337,6 +351,15 @@ def _key_class(key: bytes) -> tuple[bool, bool, bool]:
     """(names a setting about a secret, holds a strong secret word, ends in a password word)."""
     return (NOT_SECRET_SUFFIX.search(key) is not None and SECRET_ID.search(key) is None,
             STRONG_KEY.search(key) is not None, PW_END.search(key) is not None)
+
+
+def secret_anchors(text: bytes) -> frozenset[bytes]:
+    """YAML anchor names used as the value of a secret-named key (``password: *db_pw``)."""
+    names = set()
+    for m in YAML_ALIAS.finditer(text):
+        if not NOT_SECRET_SUFFIX.search(m.group("k")):
+            names.add(m.group("a"))
+    return frozenset(names)
 
 
 def _free(spans: list[tuple[int, int, bytes]], cands: list[tuple]) -> list[tuple]:
