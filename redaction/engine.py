@@ -18,7 +18,7 @@ import threading
 from collections import Counter
 
 from redaction.config import RedactionConfig
-from redaction.lines import LineMixin
+from redaction.lines import LineMixin, secret_anchors
 from redaction.pieces import hold_back, safe_cut
 from redaction.pseudonym import Pseudonymizer
 from redaction.rules import CONFIG_ONLY_ANCHORS, PEM_ANCHOR, Rule, rule
@@ -27,6 +27,7 @@ from redaction.scan import Scanner, make_scanner
 MAX_LINE = 1 << 20  # a line longer than this is processed in pieces
 VALUE_GROUPS = ("s", "t", "dq", "sq", "cd")
 DATA_ANCHORS = (b"data:", b'data"')
+YAML_HOLD = 4 << 20  # a YAML file up to this size is read whole before it is redacted
 MIN_LITERAL = 4  # shorter known secrets are ignored: they would hit ordinary words
 
 
@@ -60,10 +61,9 @@ class Redactor:
         for r in self.rules:
             anchors.update(r.anchors)
         self.unanchored = tuple(r for r in self.rules if not r.anchors)
-        # a line holding "sshpass" holds "pass": the scanner needs only the anchors containing no other
         anchors -= CONFIG_ONLY_ANCHORS
-        minimal = {a for a in anchors if not any(b != a and b in a for b in anchors)}
-        self.scanner: Scanner = make_scanner(minimal, scanner)
+        self.scanner: Scanner = make_scanner(_minimal(anchors), scanner)
+        self._scanner_choice = scanner
         self.config_rules = CONFIG_RULES
         self.file_rules = FILE_RULES
         self._groups = {r.pattern: [g for g in VALUE_GROUPS if g in r.pattern.groupindex] or [0]
@@ -124,20 +124,28 @@ class Redactor:
         with self._lock:
             plan = self._plans.get(extra)
             if plan is None:
-                plan = self._plans[extra] = RulePlan(self.rules + extra)
+                plan = self._plans[extra] = RulePlan(self.rules + extra, self._scanner_choice)
             return plan
 
     def allowed(self, secret: bytes) -> bool:
         return any(a.search(secret) for a in self.allow)
 
 
+def _minimal(anchors: set[bytes]) -> set[bytes]:
+    """A line holding "sshpass" holds "pass": a scanner needs only the anchors containing no other."""
+    return {a for a in anchors if not any(b != a and b in a for b in anchors)}
+
+
 class RulePlan:
     """Rules in order, and which of them a line's anchors select (one ``in`` test per distinct anchor)."""
 
-    def __init__(self, rules: tuple[Rule, ...]) -> None:
+    def __init__(self, rules: tuple[Rule, ...], scanner: str | None = None) -> None:
         self.rules = rules
+        self._scanner_choice = scanner
+        self._scanner: Scanner | None = None
         self.anchors: dict[bytes, list[int]] = {}
         self.always = [i for i, r in enumerate(rules) if not r.anchors]
+        self.always_rules = [rules[i] for i in self.always]
         for i, r in enumerate(rules):
             for a in r.anchors:
                 self.anchors.setdefault(a, []).append(i)
@@ -146,6 +154,13 @@ class RulePlan:
         self._find = re.compile(b"(?=(" + b"|".join(re.escape(a) for a in words) + b"))") if words else None
         self._implied = {a: sorted({i for b in words if b in a for i in self.anchors[b]}) for a in words}
         self._cache: dict[frozenset[bytes], list[Rule]] = {}
+
+
+    def anchored(self, block: bytes) -> set[int]:
+        """Starts of the lines of ``block`` holding any of these rules' anchors (configuration files)."""
+        if self._scanner is None:
+            self._scanner = make_scanner(_minimal(set(self.anchors)), self._scanner_choice)
+        return set(self._scanner.line_starts(block))
 
     def select(self, low: bytes) -> list[Rule]:
         if len(low) > 2048:  # long lines: one substring test per anchor beats a look-ahead at every byte
@@ -176,8 +191,16 @@ class RedactionStream(LineMixin):
         self._ln = 1  # line number of the next byte processed
         self._midline = False  # the last block processed ended inside a line (an overlong one)
         self._init_lines(name)
+        self._hold: list[bytes] | None = [] if self._yaml and self._config else None
+        self._held = 0
 
     def feed(self, data: bytes) -> bytes:
+        if self._hold is not None:  # a YAML file is read whole first: aliases name the anchors to redact
+            self._hold.append(data)
+            self._held += len(data)
+            if self._held <= YAML_HOLD:
+                return b""
+            data, self._hold = b"".join(self._hold), None
         data = self._pending + data
         cut = data.rfind(b"\n") + 1
         if cut == 0 and len(data) < MAX_LINE:
@@ -207,7 +230,12 @@ class RedactionStream(LineMixin):
         return out[1:] if out[:1] == b"\x00" else out
 
     def close(self) -> bytes:
-        out = self._piece(self._pending) if self._pending else b""
+        out = b""
+        if self._hold is not None:
+            whole, self._hold = b"".join(self._hold), None
+            self._secret_anchors = secret_anchors(whole)
+            out = self.feed(whole)
+        out += self._piece(self._pending) if self._pending else b""
         self._pending = b""
         out += self._flush_lines()
         if self._record:
@@ -242,8 +270,11 @@ class RedactionStream(LineMixin):
         """Redact complete lines: those holding an anchor, every line of config files, lines inside a secret."""
         block = self._literals(block)
         block = self._headless_keys(block)
+        self._count_config(len(block))
+        anchored = None
         if self._all_lines:
             starts = [0] + [m.end() for m in re.finditer(b"\n", block) if m.end() < len(block)]
+            anchored = self._plan.anchored(block)
         else:
             starts = self.redactor.scanner.line_starts(block)
             if self.redactor.unanchored:
@@ -265,6 +296,7 @@ class RedactionStream(LineMixin):
                 pos = starts[i]
             end = block.find(b"\n", pos)
             end = n if end < 0 else end + 1
+            self._anchored = anchored is None or pos in anchored
             out.append(self._line(block[pos:end]))
             if block[end - 1:end] == b"\n":
                 self._ln += 1

@@ -178,6 +178,9 @@ MAP_FIRST = re.compile(rb"^[ \t]*+(?:\"([^\"\n]*+)\"|([^\s;{}\"]++))")
 INI_EMPTY = re.compile(rb"^([ \t]*+)(?P<k>" + KEY + rb")[ \t]*+[=:][ \t]*+\r?$", re.IGNORECASE)
 XML_NAME = re.compile(rb"^[ \t]*+<name>[ \t]*+(?P<k>" + KEY + rb")[ \t]*+</name>[ \t]*+\r?$", re.IGNORECASE)
 XML_VALUE = re.compile(rb"^[ \t]*+<value>([^<\n]++)</value>")
+YAML_ALIAS = re.compile(rb"(?:^|(?<=[\s{,]))[\"']?(?P<k>" + KEY + rb")[\"']?[ \t]*+:[ \t]*+\*(?P<a>[\w.-]++)",
+                        re.IGNORECASE | re.MULTILINE)
+YAML_ANCHOR = re.compile(rb":[ \t]++&([\w.-]++)[ \t]++([^\s#][^\n#]*+)")
 WRAP_TOKEN = re.compile(rb"(?<!\S)[A-Za-z0-9+/=_-]{16,}+(?!\S)")
 MAP_ENTRY = re.compile(rb"^([ \t]*+(?:\"[^\"\n]*+\"|[^\s;{}]++)[ \t]++)(?:\"([^\"\n]*+)\"|([^\s;\"]++))")
 # a YAML key (secret-named) introducing a block scalar: `password: |`, `secret: >-`, `key: &a |`
@@ -191,5 +194,14 @@ CSV_SECRET_COL = re.compile(rb"(?:" + SECRET_WORDS + rb"|^(?:key|pin|hash)$)", r
 LOG_NAME = re.compile(r"(?:\.log(?:\.\d+)?(?:\.gz)?$|(?:^|/)log/|journal|syslog|(?:^|/)messages|audit|\.out$|\.err$)",
                       re.IGNORECASE)
 HISTORY_NAME = re.compile(r"history$|\.sh$|(?:^|/)ps[-_.]|cmdline|environ", re.IGNORECASE)
+# configuration files by name: every line of them is looked at (positional shapes, generated values)
+CONFIG_NAME = re.compile(
+    r"(?:^|/)(?:etc|conf|config|configs|doc|examples?|templates?|defaults|secrets?|sites-\w+|mods-\w+)/"
+    r"|(?:^|/)\.[^/]+$|\.d/[^/]+$"
+    r"|\.(?:conf|cnf|cfg|ini|properties|env|ya?ml|json|xml|toml|php|inc|rb|py|pl|px|service|socket|timer|network"
+    r"|netdev|template|tmpl|sample|example|dist|default|rc|csv|tsv|j2|erb|key|pem|secrets?|htpasswd|htdigest"
+    r"|credentials|tf|tfvars|hcl|plist|repo|list|rst)$"
+    r"|passw|secret|credential|userlist|pgpass|netrc|authinfo|chap-|pap-|sasl|settings", re.IGNORECASE)
+CONFIG_LIMIT = 4 << 20  # past this many bytes a "configuration file" is looked at like a log
 
 __all__ = ["CONFIG_RULES", "FILE_RULES", "FORMAT_RULES", "GENERIC_KV", "SECRET_ANCHORS", "generic_ok"]

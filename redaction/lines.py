@@ -3,11 +3,14 @@ JSON values on the next line, YAML block scalars, INI continuations, headless ke
 
 from __future__ import annotations
 
+import functools
 import re
 
 from redaction.argv import ANCHORS as ARGV_ANCHORS
 from redaction.argv import argv_spans
 from redaction.formats import (
+    CONFIG_LIMIT,
+    CONFIG_NAME,
     CSV_SECRET_COL,
     DANGLING_KEY,
     GENERIC_KV,
@@ -22,6 +25,8 @@ from redaction.formats import (
     WRAP_TOKEN,
     XML_NAME,
     XML_VALUE,
+    YAML_ALIAS,
+    YAML_ANCHOR,
     YAML_BLOCK,
     generic_ok,
 )
@@ -58,7 +63,11 @@ class LineMixin(StructuredMixin):
         self._first = True
         self._line_rules: tuple[Rule, ...] = tuple(r for pattern, rules in self.redactor.file_rules
                                                    if pattern.search(name) for r in rules)
-        self._config = not LOG_NAME.search(name) and not HISTORY_NAME.search(name) and name not in ("-", "metadata")
+        self._config = CONFIG_NAME.search(name) is not None and not LOG_NAME.search(name) \
+            and not HISTORY_NAME.search(name)
+        self._config_bytes = 0
+        self._anchored = True  # the line being looked at holds an anchor (or anchors were not looked for)
+        self._secret_anchors: frozenset[bytes] = frozenset()
         if self._config:
             self._line_rules += self.redactor.config_rules
         self._all_lines = self._config or bool(self._line_rules)
@@ -67,6 +76,15 @@ class LineMixin(StructuredMixin):
 
     def _flush_lines(self) -> bytes:
         return b""
+
+    def _count_config(self, size: int) -> None:
+        """A huge "configuration file" is a dump: look at it like a log (anchored lines only) from now on."""
+        self._config_bytes += size
+        if self._config and self._config_bytes > CONFIG_LIMIT:
+            self._config = self._inicont = False
+            self._line_rules = tuple(r for r in self._line_rules if r not in self.redactor.config_rules)
+            self._all_lines = bool(self._line_rules)
+            self._plan = self.redactor.plan(self._line_rules)
 
     # -- blocks -----------------------------------------------------------------------------------
     def _headless_keys(self, block: bytes) -> bytes:
@@ -128,6 +146,17 @@ class LineMixin(StructuredMixin):
                     self._mode = ("pem",)
                     return line[: begin.end()] + b"\n" + marker + b"\n"
                 return line[: begin.end()] + marker + line[end.start():]
+        if self._secret_anchors and b"&" in line:
+            a = YAML_ANCHOR.search(line)
+            if a is not None and a.group(1) in self._secret_anchors and not NOT_SECRET.match(a.group(2).strip()):
+                value = a.group(2).rstrip(b" \t\r\n")
+                if value in (b"|", b">", b"|-", b">-"):
+                    self._mode = ("yblock", len(line) - len(line.lstrip()), "yaml-anchor")
+                    return line
+                marker = self._mark("yaml-anchor", value.strip(b"\"'"))
+                quoted = value[:1] in (b'"', b"'")
+                new = (value[:1] + marker + value[-1:]) if quoted else b'"' + marker + b'"'
+                return line[:a.start(2)] + new + line[a.start(2) + len(value):]
         y = YAML_BLOCK.match(line) if b":" in line else None
         if y is not None and not NOT_SECRET_SUFFIX.search(y.group("k")):
             self._mode = ("yblock", len(y.group(1)), "yaml-block")
@@ -232,20 +261,21 @@ class LineMixin(StructuredMixin):
         key = m.group("k") if "k" in r.pattern.groupindex else None
         if not_secret(v) or not_secret(v.split(b"#")[0].strip() or b"x"):
             return False  # a placeholder, a path (also "path# comment"), a setting word
-        if key and NOT_SECRET_SUFFIX.search(key) and not SECRET_ID.search(key):
+        setting_name, strong, pw_end = _key_class(key) if key else (False, True, False)
+        if setting_name:
             return False
-        if FLAG_VALUE.fullmatch(v) and not (key and PW_END.search(key)):
+        if FLAG_VALUE.fullmatch(v) and not pw_end:
             return False  # numbers are settings (iterations = 4096, PASS_MAX_DAYS 99999)
         if "c" in r.pattern.groupindex and m.group("c") is not None:
             return secretish(v)  # commented out: prose is common there
-        if key and not STRONG_KEY.search(key):
+        if not strong:
             return secretish(v)  # a weak word (pin, auth, …key): the value must look like a secret
         return True
 
     def _rules(self, line: bytes, low: bytes) -> bytes:
         red = self.redactor
         spans: list[tuple[int, int, bytes]] = []  # sorted, disjoint (start, end, marker); first rule wins
-        for r in self._plan.select(low):
+        for r in self._plan.select(low) if self._anchored else self._plan.always_rules:
             cands = []
             for m in r.pattern.finditer(line):
                 group = next((g for g in red._groups[r.pattern] if m.group(g) is not None), None)
@@ -314,6 +344,22 @@ class LineMixin(StructuredMixin):
         quote = group in ("s", "t") and r.name == "key-value" and (self._yaml or self._json or (
             "kq" in r.pattern.groupindex and m.group("kq") is not None)) and line[start - 1:start] not in (b'"', b"'")
         return self._quoted(marker, quote)
+
+
+@functools.lru_cache(maxsize=4096)
+def _key_class(key: bytes) -> tuple[bool, bool, bool]:
+    """(names a setting about a secret, holds a strong secret word, ends in a password word)."""
+    return (NOT_SECRET_SUFFIX.search(key) is not None and SECRET_ID.search(key) is None,
+            STRONG_KEY.search(key) is not None, PW_END.search(key) is not None)
+
+
+def secret_anchors(text: bytes) -> frozenset[bytes]:
+    """YAML anchor names used as the value of a secret-named key (``password: *db_pw``)."""
+    names = set()
+    for m in YAML_ALIAS.finditer(text):
+        if not NOT_SECRET_SUFFIX.search(m.group("k")):
+            names.add(m.group("a"))
+    return frozenset(names)
 
 
 def _free(spans: list[tuple[int, int, bytes]], cands: list[tuple]) -> list[tuple]:

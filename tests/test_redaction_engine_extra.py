@@ -152,3 +152,21 @@ def test_audit_lists_line_rule_and_tag_never_the_value() -> None:
     assert audit[0]["tag"] == r.tag(b"AuditPw-9988")
     assert "AuditPw-9988" not in repr(r.audit) and r.audit["empty.conf"] == []
     assert r.report["etc/app.conf"] == {"key-value": 1, "known": 1}
+
+
+# -- configuration files vs other artifacts ---------------------------------------------------------
+def test_config_mode_by_name_and_bounded() -> None:
+    r = Redactor(salt=b"t")
+    names = {"etc/app/service.conf": True, "home/u/.pgpass": True, "etc/ppp/chap-secrets": True,
+             "usr/share/doc/x/examples/sample": True, "app/settings.json": True, "var/log/app.log": False,
+             "cmd/dmesg.txt": False, "root/.bash_history": False, "commands/ps-aux.txt": False}
+    for name, config in names.items():
+        assert r.stream(name)._config is config, name
+    data = b"2026-11-20 worker value=k8Jq2LmX9vT4pR7wZ3nB seq=1 bytes=2 status=ok\n" * 100000  # ~7 MB
+    started = time.perf_counter()
+    run(r, "cmd/dmesg.txt", data, 1 << 20)
+    assert time.perf_counter() - started < 3.0  # not a configuration file: anchored lines only
+    s = r.stream("etc/huge.conf")
+    out = b"".join(s.feed(data[i:i + (1 << 20)]) for i in range(0, len(data), 1 << 20)) + s.close()
+    assert not s._config  # past 4 MiB a "configuration file" is looked at like a log
+    assert out.count(b"[REDACTED:generated:") > 0 and b"k8Jq2LmX9vT4pR7wZ3nB" in out[-1000:]

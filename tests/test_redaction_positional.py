@@ -159,6 +159,9 @@ CASES: list[Case] = [
        "glpat-AbCdEfGhIjKlMnOpQrSt", "AKIAIOSFODNN7EXAMPLE", "AIzaSyA-1234567890abcdefghijklmnopqrstu",
        "npm_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789", "AbCdEfGhIjKlMnOpQrStUvWxYz0123456789AbCdEfG",
        "dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U"), ("slack ", "stripe ", "twilio ", "mailgun ")),
+    C("structure", "etc/app/aliases.yaml", "shared: &sh 6SwmaGw86zN\nblock: &bk |\n  BlockAnchorLine1\n  BlockAnchorLine2\n"
+      "hostname: &hn db.local\ndb:\n  password: *sh\n  token: *bk\n  host: *hn\n",
+      ("6SwmaGw86zN", "BlockAnchorLine1", "BlockAnchorLine2"), ("hostname: &hn db.local", "host: *hn", "password: *sh"), "yaml"),
     # -- regressions from the Debian-conffile corpus (held-out seed) --------------------------------------
     C("structure", "etc/app/regress.ini", "_pw = /gz1OkI5wyaz/ck8Yh7qn7QUdSQ+IAh+\nsecret_key =\n    cE5MyXJC0Inrxk0QLcXON8h6\n"
       "#HTTPProxyPassword io./SDIIZ8vyt\nSensorPassword      \"qzIvtinP32txtgIuf\"\nrootpw  zxzAqkQd12st7GeM6BLuM1B7\n"
