@@ -10,6 +10,7 @@ from typing import Any
 import jinja2
 
 from collector.errors import InputError
+from redaction import RedactionConfig
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 
@@ -119,3 +120,49 @@ def render_case(context: dict[str, Any], template_path: str | None = None) -> st
         raise InputError(f"cannot read template {template_path}") from None
     except jinja2.TemplateError as exc:
         raise InputError(f"template {template_path or name} failed: {exc}") from None
+
+
+@dataclass
+class EncryptionSection:
+    required: bool = False
+    recipients: list[str] = field(default_factory=list)
+    sign: str | None = None
+    base: Path | None = None  # relative key paths are read from the case file's folder
+
+
+def encryption_section(case: CaseFile | None) -> EncryptionSection:
+    """``[encryption]``: ``"required"``/``"optional"`` or ``{required, recipients, sign}``."""
+    if case is None or "encryption" not in case.extra:
+        return EncryptionSection()
+    spec = case.extra["encryption"]
+    where = f"case file {case.path}"
+    base = Path(case.path).parent if case.path else None
+    if isinstance(spec, str):
+        if spec not in ("required", "optional"):
+            raise InputError(f"{where}: encryption must be \"required\" or \"optional\", not {spec!r}")
+        return EncryptionSection(spec == "required", base=base)
+    if not isinstance(spec, dict):
+        raise InputError(f"{where}: [encryption] must be a table or \"required\"/\"optional\"")
+    unknown = set(spec) - {"required", "recipients", "sign"}
+    if unknown:
+        raise InputError(f"{where}: unknown [encryption] key(s) {', '.join(sorted(unknown))}",
+                         hint="known keys: required, recipients, sign")
+    recipients = spec.get("recipients", [])
+    if isinstance(recipients, str):
+        recipients = [recipients]
+    if not isinstance(spec.get("required", False), bool) or not isinstance(recipients, list):
+        raise InputError(f"{where}: [encryption] required must be true/false and recipients a list of keys")
+    sign = spec.get("sign")
+    return EncryptionSection(bool(spec.get("required", False)), [str(r) for r in recipients],
+                             str(sign) if sign else None, base)
+
+
+def redaction_section(case: CaseFile | None) -> RedactionConfig | None:
+    """``[redaction]`` checked and compiled; a bad rule is a one-line error naming the file."""
+    from redaction import RuleError, parse_config
+
+    data = case.extra.get("redaction") if case else None
+    try:
+        return parse_config(data, f"case file {case.path if case else '-'} [redaction]")
+    except RuleError as exc:
+        raise InputError(str(exc), hint="see README, section Redaction") from None

@@ -24,12 +24,12 @@ CLASSES = ["pgpass", "htpasswd", "chap-secrets", "sql-password", "command-lines"
 SEED = 12
 
 # ---------------------------------------------------------------------------------------------------------
-# FLOOR for the current engine on this slice — measured on branch `corpus` (recall 48.80 %, look-alike
-# retention 86.75 %, 2 structured files broken), minus a margin. RAISE THESE as the engine improves
-# (issue 12's target on the full conffile corpus: recall ≥ 99.9 %, retention ≥ 99.5 %, 0 parse failures).
-MIN_RECALL = 0.43
-MIN_RETENTION = 0.80
-MAX_PARSE_FAILURES = 2
+# FLOOR for the current engine on this slice. History: 48.80 % recall / 86.75 % retention / 2 broken before
+# value-position redaction; 100 % / 100 % / 0 after it (seeds 3, 5, 7 and 12, 204–209 secrets, 82–88
+# look-alikes). Issue 12's target on the full conffile corpus: recall ≥ 99.9 %, retention ≥ 99.5 %.
+MIN_RECALL = 0.995
+MIN_RETENTION = 0.99
+MAX_PARSE_FAILURES = 0
 # ---------------------------------------------------------------------------------------------------------
 
 

@@ -12,12 +12,12 @@ import click
 
 from collector import secrets
 from collector.bundle.casedoc import human_size
-from collector.bundle.crypto import Encryption, keygen, parse_recipients
+from collector.bundle.crypto import Encryption, keygen
 from collector.bundle.opener import OpenLimits, OpenResult, open_bundle
 from collector.bundle.signing import trusted_fingerprints
 from collector.casefile import CaseFile
-from collector.cli.options import parse_size_option
 from collector.errors import InputError
+from collector.settings import parse_size_option, plan_encryption
 
 UNENCRYPTED_WARNING = ("casepack: warning: no recipient given (-r KEY, --passphrase or [encryption] in the case "
                        "file): the bundle will NOT be encrypted")
@@ -60,43 +60,12 @@ def read_passphrase(ask: bool, env: str | None, confirm: bool) -> str | None:
     return value
 
 
-def case_encryption(case: CaseFile | None) -> tuple[bool, list[str], str | None, Path | None]:
-    """``(required, recipients, sign, base dir)`` from the case file's ``encryption``."""
-    if case is None or "encryption" not in case.extra:
-        return False, [], None, None
-    spec = case.extra["encryption"]
-    where = f"case file {case.path}"
-    base = Path(case.path).parent if case.path else None
-    if isinstance(spec, str):
-        if spec not in ("required", "optional"):
-            raise InputError(f"{where}: encryption must be \"required\" or \"optional\", not {spec!r}")
-        return spec == "required", [], None, base
-    unknown = set(spec) - {"required", "recipients", "sign"}
-    if unknown:
-        raise InputError(f"{where}: unknown [encryption] key(s) {', '.join(sorted(unknown))}",
-                         hint="known keys: required, recipients, sign")
-    recipients = spec.get("recipients", [])
-    if isinstance(recipients, str):
-        recipients = [recipients]
-    if not isinstance(spec.get("required", False), bool) or not isinstance(recipients, list):
-        raise InputError(f"{where}: [encryption] required must be true/false and recipients a list of keys")
-    sign = spec.get("sign")
-    return bool(spec.get("required", False)), [str(r) for r in recipients], str(sign) if sign else None, base
-
-
 def resolve_encryption(case: CaseFile | None, recipients: tuple[str, ...], ask_passphrase: bool,
                        passphrase_env: str | None, sign_key: str | None) -> Encryption:
-    """Everything ``collect`` encrypts to; raises (exit 2) before any collection when it is unusable."""
-    required, case_recipients, case_sign, base = case_encryption(case)
-    keys = parse_recipients(list(recipients)) + parse_recipients(case_recipients, base)
-    if (ask_passphrase or passphrase_env) and keys:
-        raise InputError("a passphrase cannot be combined with recipients (age allows one or the other)")
-    if required and not keys and not (ask_passphrase or passphrase_env):
-        raise InputError("the case file requires encryption, but no recipient was given; nothing collected",
-                         hint="add -r KEY (the vendor's age or SSH public key) or --passphrase-env NAME")
+    """The library's encryption plan plus the passphrase read here (the terminal is the CLI's)."""
+    plan = plan_encryption(case, recipients, bool(ask_passphrase or passphrase_env), sign_key)
     passphrase = read_passphrase(ask_passphrase, passphrase_env, confirm=True)
-    sign = sign_key or (str(base / case_sign) if case_sign and base else case_sign)
-    enc = Encryption(keys, passphrase, Path(sign) if sign else None)
+    enc = Encryption(plan.recipients, passphrase, plan.sign_key)
     if not enc.encrypts:
         click.echo(UNENCRYPTED_WARNING, err=True)
     return enc

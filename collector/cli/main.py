@@ -13,16 +13,16 @@ from pathlib import Path
 import click
 
 from collector import __version__
-from collector.casefile import FIELDS, load_case_file, parse_field_args, validate_fields
+from collector.casefile import FIELDS, validate_fields
 from collector.cli.crypto import encryption_options, keygen_cmd, open_cmd, resolve_encryption
-from collector.cli.options import parse_pairs, parse_since, parse_size_option
-from collector.cli.redact import redact_cmd, redaction_config, redaction_options, unmask_cmd
+from collector.cli.redact import redact_cmd, redaction_options, unmask_cmd
 from collector.cli.render import ProgressReporter, summary
 from collector.cli.sshopts import ssh_options, ssh_settings
-from collector.engine.artifacts import RunOptions
+from collector.defaults import HOST_JOBS, MAX_FILE_SIZE
 from collector.engine.run import CollectRequest, collect
 from collector.errors import CasepackError, ExitStatus, InputError
 from collector.hosts.resolve import resolve_hosts
+from collector.settings import Flags, parse_pairs, resolve_settings
 from probes.loader import builtin_names, load_probe
 from probes.spec import ProbeSpecError
 
@@ -48,9 +48,9 @@ def cli(ctx: click.Context, traceback: bool) -> None:
 @click.option("--since", metavar="DUR",
               help="Time window start: 30m, 6h, 2d, 1w or an ISO time (UTC). Default: logs whole (newest "
                    "part up to the size cap), commands such as journalctl the last 24 h.")
-@click.option("--max-file-size", default="256MiB", show_default=True, metavar="SIZE",
-              help="Cap per file; logs keep their newest part.")
-@click.option("-j", "--jobs", default=4, show_default=True, type=click.IntRange(1, 256),
+@click.option("--max-file-size", metavar="SIZE",
+              help=f"Cap per file; logs keep their newest part. Default: the case file's, else {MAX_FILE_SIZE}.")
+@click.option("-j", "--jobs", default=HOST_JOBS, show_default=True, type=click.IntRange(1, 256),
               help="Hosts collected in parallel.")
 @click.option("--var", "variables", multiple=True, metavar="NAME=VALUE", help="Probe variable (repeatable).")
 @click.option("--field", "fields", multiple=True, metavar="NAME=VALUE",
@@ -63,7 +63,7 @@ def cli(ctx: click.Context, traceback: bool) -> None:
 @redaction_options
 @ssh_options
 def collect_cmd(hosts: tuple[str, ...], inventory: str | None, probes: tuple[str, ...], case_file: str | None,
-                output: str | None, since: str | None, max_file_size: str, jobs: int,
+                output: str | None, since: str | None, max_file_size: str | None, jobs: int,
                 variables: tuple[str, ...], fields: tuple[str, ...], template: str | None, label: str | None,
                 no_input: bool, as_json: bool, recipients: tuple[str, ...], ask_passphrase: bool,
                 passphrase_env: str | None, sign_key: str | None, pseudonymize: bool, mapping: str | None,
@@ -73,32 +73,18 @@ def collect_cmd(hosts: tuple[str, ...], inventory: str | None, probes: tuple[str
     HOST is [user@]host[:port] or an ~/.ssh/config alias; with -i, inventory hosts
     (narrowed by --limit) are collected too.
     """
-    now = time.time()
-    case = load_case_file(case_file) if case_file else None
-    encryption = resolve_encryption(case, recipients, ask_passphrase, passphrase_env, sign_key)
-    case_fields = dict(case.fields) if case else {}
-    case_fields.update(parse_field_args(fields))
-    probe_names = list(probes) or list(case.collect.get("probes", [])) if case else list(probes)
-    try:
-        selected = [load_probe(name) for name in (probe_names or ["system"])]
-    except ProbeSpecError as exc:
-        raise InputError(str(exc)) from None
-    since_text = since or (case.collect.get("since") if case else None)
-    whole = str(since_text).strip().lower() in ("all", "none") if since_text else False
-    options = RunOptions(
-        since=parse_since(str(since_text), now) if since_text and not whole else None,
-        since_origin="--since" if since else "case file" if since_text else None,
-        max_file_size=parse_size_option(max_file_size, "--max-file-size"),
-        pseudonymize=pseudonymize, mapping=mapping,
-        redaction=redaction_config(case.extra.get("redaction") if case else None, f"case file {case_file} [redaction]"),
-    )
-    all_vars = {**(case.variables if case else {}), **parse_pairs(variables, "--var")}
+    settings = resolve_settings(Flags(
+        probes=probes, case_file=case_file, since=since, max_file_size=max_file_size, variables=variables,
+        fields=fields, recipients=recipients, passphrase=bool(ask_passphrase or passphrase_env), sign_key=sign_key,
+        pseudonymize=pseudonymize, mapping=mapping), time.time())
+    encryption = resolve_encryption(settings.case, recipients, ask_passphrase, passphrase_env, sign_key)
+    case_fields = settings.fields
     interactive = sys.stdin.isatty() and sys.stderr.isatty() and not no_input and not as_json
     targets = resolve_hosts(list(hosts), inventory, ssh_settings(ssh, interactive=sys.stdin.isatty()))
     if interactive:
         case_fields = _prompt_fields(case_fields)
-    request = CollectRequest(hosts=targets, probes=selected, output=Path(output) if output else None,
-                             case=case_fields, variables=all_vars, options=options, jobs=jobs,
+    request = CollectRequest(hosts=targets, probes=settings.probes, output=Path(output) if output else None,
+                             case=case_fields, variables=settings.variables, options=settings.options, jobs=jobs,
                              template=template, label=label, encryption=encryption)
     reporter = ProgressReporter(enabled=sys.stderr.isatty() and not as_json)
     result = collect(request, reporter)
@@ -215,6 +201,7 @@ from collector.cli.process import process_test_cmd  # noqa: E402 - registered af
 
 cli.add_command(process_test_cmd, "process-test")
 
-from collector.cli.report import report_cmd  # noqa: E402 - registered after cli is defined
+from collector.cli.report import report_cmd, review_cmd  # noqa: E402 - registered after cli is defined
 
 cli.add_command(report_cmd, "report")
+cli.add_command(review_cmd, "review")

@@ -6,25 +6,22 @@ import json
 import shlex
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import click
 
 from collector.bundle.casedoc import human_size
-from collector.bundle.crypto import parse_recipients
-from collector.casefile import load_case_file, parse_field_args
-from collector.cli.crypto import case_encryption, encryption_options, resolve_encryption
-from collector.cli.options import parse_pairs, parse_size_option
+from collector.cli.crypto import encryption_options, resolve_encryption
 from collector.cli.sshopts import ssh_options, ssh_settings
-from collector.engine.artifacts import RunOptions
+from collector.defaults import MAX_FILE_SIZE
 from collector.engine.run import CollectRequest, collect
 from collector.errors import CasepackError, ExitStatus, InputError
 from collector.hosts.resolve import resolve_hosts
 from collector.preflight.inspect import Finding
 from collector.preflight.processtest import ProcessReport, ProcessTestRequest, run_process_test
 from collector.preflight.runbook import MARK, render_runbook
-from probes.loader import load_probe
-from probes.spec import ProbeSpecError
+from collector.settings import Flags, parse_size_option, plan_encryption, resolve_settings
 
 TEST_BUNDLE_CAP = 4096  # bytes per artifact in a --bundle test bundle
 
@@ -36,7 +33,7 @@ TEST_BUNDLE_CAP = 4096  # bytes per artifact in a --bundle test bundle
 @click.option("--case", "case_file", metavar="FILE", help="Case file: fields, contacts, [support] plan, vars.")
 @click.option("-o", "--output", metavar="DIR", help="Where bundles will be written (checked for space); the runbook "
               "and test bundle go here. Default: current directory.")
-@click.option("--max-file-size", default="256MiB", show_default=True, metavar="SIZE", help="Cap per file.")
+@click.option("--max-file-size", metavar="SIZE", help=f"Cap per file (default: the case file's, else {MAX_FILE_SIZE}).")
 @click.option("--max-bundle-size", metavar="SIZE", help="Fail when the estimated bundle is larger.")
 @click.option("-j", "--jobs", default=8, show_default=True, type=click.IntRange(1, 256), help="Hosts in parallel.")
 @click.option("--var", "variables", multiple=True, metavar="NAME=VALUE", help="Probe variable (repeatable).")
@@ -47,7 +44,7 @@ TEST_BUNDLE_CAP = 4096  # bytes per artifact in a --bundle test bundle
 @encryption_options
 @ssh_options
 def process_test_cmd(hosts: tuple[str, ...], inventory: str | None, probes: tuple[str, ...], case_file: str | None,
-                     output: str | None, max_file_size: str, max_bundle_size: str | None, jobs: int,
+                     output: str | None, max_file_size: str | None, max_bundle_size: str | None, jobs: int,
                      variables: tuple[str, ...], runbook: str | None, make_bundle: bool, as_json: bool,
                      recipients: tuple[str, ...], ask_passphrase: bool, passphrase_env: str | None,
                      sign_key: str | None, **ssh: object) -> None:
@@ -55,20 +52,16 @@ def process_test_cmd(hosts: tuple[str, ...], inventory: str | None, probes: tupl
 
     Every line is PASS / WARN / FAIL with a remedy. Exit status 0 when nothing failed, 1 otherwise.
     """
-    case = load_case_file(case_file) if case_file else None
-    names = list(probes) or (list(case.collect.get("probes", [])) if case else [])
-    try:
-        selected = [load_probe(n) for n in (names or ["system"])]
-    except ProbeSpecError as exc:
-        raise InputError(str(exc)) from None
+    # the same settings collect would resolve from the same flags and case file
+    settings = resolve_settings(Flags(
+        probes=probes, case_file=case_file, max_file_size=max_file_size, variables=variables), time.time())
+    case, selected, fields = settings.case, settings.probes, settings.fields
     out_dir = Path(output) if output else Path.cwd()
     if not out_dir.is_dir():
         raise InputError(f"-o {output}: not a directory")
-    fields = {**(case.fields if case else {}), **parse_field_args(())}
     targets = resolve_hosts(list(hosts), inventory, ssh_settings(ssh, interactive=sys.stdin.isatty()))
     request = CollectRequest(hosts=targets, probes=selected, output=out_dir, case=fields,
-                             variables={**(case.variables if case else {}), **parse_pairs(variables, "--var")},
-                             options=RunOptions(max_file_size=parse_size_option(max_file_size, "--max-file-size")),
+                             variables=settings.variables, options=settings.options,
                              jobs=jobs, process_test=True, label="process-test")
     report = run_process_test(ProcessTestRequest(
         collect=request, support=case.extra.get("support") if case else None,
@@ -90,19 +83,20 @@ def process_test_cmd(hosts: tuple[str, ...], inventory: str | None, probes: tupl
 
 
 def _encryption_findings(case, recipients: tuple[str, ...], passphrase: bool) -> list[Finding]:  # noqa: ANN001
+    """The encryption plan collect would use (same function, same refusals), as findings."""
     try:
-        required, from_case, _, base = case_encryption(case)
-        keys = parse_recipients(list(recipients)) + parse_recipients(from_case, base)
+        plan = plan_encryption(case, recipients, passphrase, None)
     except CasepackError as exc:
+        if "requires encryption" in exc.message:
+            return [Finding("-", "encryption", "fail", "the case file requires encryption but no recipient is "
+                            "configured", "add the vendor's public key: [encryption] recipients = [\"age1…\"] "
+                            "or -r KEY")]
         return [Finding("-", "encryption", "fail", exc.message, exc.hint or "fix the recipient key")]
-    if keys:
-        shown = ", ".join(f"{r.kind} {r.fingerprint}" for r in keys)
-        return [Finding("-", "encryption", "pass", f"{len(keys)} recipient key(s) parse: {shown}")]
-    if passphrase:
+    if plan.recipients:
+        shown = ", ".join(f"{r.kind} {r.fingerprint}" for r in plan.recipients)
+        return [Finding("-", "encryption", "pass", f"{len(plan.recipients)} recipient key(s) parse: {shown}")]
+    if plan.passphrase:
         return [Finding("-", "encryption", "pass", "bundles will be encrypted with a passphrase")]
-    if required:
-        return [Finding("-", "encryption", "fail", "the case file requires encryption but no recipient is configured",
-                        "add the vendor's public key: [encryption] recipients = [\"age1…\"] or -r KEY")]
     return [Finding("-", "encryption", "warn", "no recipient: bundles would be written unencrypted",
                     "get the vendor's age or SSH public key and add it to the case file")]
 
@@ -124,7 +118,7 @@ def _incident_command(hosts: tuple[str, ...], inventory: str | None, probes: lis
 
 def _test_bundle(request: CollectRequest, runbook: str, case, recipients, ask_passphrase, passphrase_env,  # noqa: ANN001
                  sign_key) -> dict:  # noqa: ANN001
-    request.options = RunOptions(max_file_size=TEST_BUNDLE_CAP, since=time.time() - 3600)
+    request.options = replace(request.options, max_file_size=TEST_BUNDLE_CAP)
     request.encryption = resolve_encryption(case, recipients, ask_passphrase, passphrase_env, sign_key)
     request.extra_files = {"PROCESS.md": runbook.encode()}
     request.case = {**request.case, "title": request.case.get("title") or "PROCESS TEST — not an incident"}

@@ -9,19 +9,11 @@ from typing import Any
 
 import click
 
-from collector.casefile import load_case_file
+from collector.casefile import load_case_file, redaction_section
 from collector.errors import InputError
-from redaction import RedactionConfig, Redactor, RuleError, parse_config
+from redaction import RedactionConfig, Redactor
 from redaction.pseudonym import load_mapping, save_mapping, unmask
 from redaction.tree import redact_tree
-
-
-def redaction_config(case_data: Any, where: str) -> RedactionConfig:
-    """The ``[redaction]`` table checked and compiled; a bad rule is a one-line InputError (exit 2)."""
-    try:
-        return parse_config(case_data, where)
-    except RuleError as exc:
-        raise InputError(str(exc), hint="see README, section Redaction") from None
 
 
 def redaction_options(f: Any) -> Any:
@@ -50,7 +42,7 @@ def redact_cmd(src: Path, out: Path | None, pseudonymize: bool, mapping: str | N
     config = RedactionConfig()
     if case_file:
         case = load_case_file(case_file)
-        config = redaction_config(case.extra.get("redaction"), f"case file {case_file} [redaction]")
+        config = redaction_section(case)
     to_stdout = out is not None and str(out) == "-"
     if to_stdout and not src.is_file():
         raise InputError("-o - (stdout) needs a single file as SRC")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -15,6 +16,7 @@ from collector.report.index import write_index
 from collector.report.render_html import render_html
 from collector.report.render_json import render_json
 from collector.report.render_text import render_text
+from collector.report.review import build_review, render_review
 
 RENDERERS = {"text": render_text, "json": render_json, "html": render_html}
 
@@ -73,3 +75,26 @@ def report_cmd(bundle: Path, identity: str | None, ask_passphrase: bool, passphr
 
 
 __all__ = ["report_cmd"]
+
+
+@click.command("review")
+@click.argument("bundle", type=click.Path(path_type=Path))
+@click.option("-k", "--identity", metavar="FILE", help="age identity or SSH private key, for an encrypted bundle.")
+@passphrase_options
+@click.option("-C", "--context", default=1, show_default=True, type=click.IntRange(0, 20),
+              help="Lines of context around each redacted line.")
+@click.option("--json", "as_json", is_flag=True, help="Print the review as JSON.")
+def review_cmd(bundle: Path, identity: str | None, ask_passphrase: bool, passphrase_env: str | None,
+               context: int, as_json: bool) -> None:
+    """Show every redaction in BUNDLE (file or opened directory) in context, values masked.
+
+    For the customer's security team to approve what leaves: each redacted line with its rule
+    and keyed tag (equal tags = equal values), and the files that needed none.
+    """
+    passphrase = read_passphrase(ask_passphrase, passphrase_env, confirm=False)
+    with load_source(bundle, identity=identity, passphrase=passphrase) as src:
+        review = build_review(src, context)
+    if as_json:
+        click.echo(json.dumps(review.to_dict(), indent=2))
+    else:
+        click.echo(render_review(review))
