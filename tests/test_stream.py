@@ -50,3 +50,19 @@ def test_tail_offset(tmp_path: Path) -> None:
     assert data[tail_offset(str(p), len(data), None, 2):] == b"9998\n9999\n"
     assert data[tail_offset(str(p), len(data), 12, None):] == b"9998\n9999\n"
     assert tail_offset(str(p), len(data), None, 20000) == 0
+
+
+def test_since_never_holds_an_overlong_line() -> None:
+    """A 64 MiB newline-free line is decided on its start and dropped in pieces, not held in memory."""
+    f = SinceFilter(T0)
+    held = []
+    old = b"2026-11-19 00:00:00 " + b"x" * (1 << 20)
+    out = f(b"2026-11-19 00:00:00 older\n")
+    for i in range(64):
+        out += f(old if i == 0 else b"y" * (1 << 20))
+        held.append(len(f._pending) + sum(map(len, f._held)))
+    out += f(b"tail of the long line\n2026-11-21 00:00:00 new\n") + f.finish()
+    assert out == b"2026-11-21 00:00:00 new\n"
+    assert max(held) <= 2 << 20
+    new = SinceFilter(T0)
+    assert new(b"2026-11-21 00:00:00 " + b"z" * (2 << 20)).startswith(b"2026-11-21 00:00:00 zzz")

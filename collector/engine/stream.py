@@ -22,6 +22,7 @@ from collector.transport.base import SinkFull
 Stage = Callable[[bytes], bytes]
 
 _PROBE_LINES = 2000  # lines without a readable timestamp before the filter gives up
+_MAX_HELD = 1 << 20  # bytes held while deciding (an over-long line is decided on its start)
 
 
 class SinceFilter:
@@ -39,10 +40,18 @@ class SinceFilter:
         self._held: list[bytes] = []  # leading lines before any timestamp was seen
         self._seen_ts = False
         self._pending = b""
+        self._skipping = False  # inside an over-long line older than the window: drop up to its newline
 
     def __call__(self, data: bytes) -> bytes:
         if self.open:
             return data
+        if self._skipping:
+            nl = data.find(b"\n")
+            if nl < 0:
+                self.dropped += len(data)
+                return b""
+            self.dropped += nl + 1
+            data, self._skipping = data[nl + 1:], False
         data = self._pending + data
         cut = data.rfind(b"\n") + 1
         self._pending, data = data[cut:], data[:cut]
@@ -57,12 +66,28 @@ class SinceFilter:
                 self._held.clear()
             else:
                 self._held.append(line)
-                if len(self._held) > _PROBE_LINES:  # no timestamps here: keep the file whole
-                    held = b"".join(self._held)
+                if len(self._held) > _PROBE_LINES or sum(map(len, self._held)) > _MAX_HELD:
+                    held = b"".join(self._held)  # no timestamps here: keep the file whole
                     self._held.clear()
                     return held + self._open(data[pos + len(line):])
             pos += len(line)
+        if len(self._pending) > _MAX_HELD:  # a line longer than the bound: decide on its start, never hold it
+            return self._decide_long_line()
         return b""
+
+    def _decide_long_line(self) -> bytes:
+        ts = line_time(self._pending[:4096], self.year)
+        if ts is not None and ts >= self.since:
+            return self._open(b"")
+        if ts is not None or self._seen_ts:
+            self._seen_ts = True
+            self.dropped += len(self._pending) + sum(map(len, self._held))
+            self._held.clear()
+            self._pending, self._skipping = b"", True
+            return b""
+        held = b"".join(self._held)
+        self._held.clear()
+        return held + self._open(b"")
 
     @property
     def seen_timestamp(self) -> bool:
