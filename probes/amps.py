@@ -40,7 +40,7 @@ from probes.amps_process import (
     parse_processes,
     resolve_path,
 )
-from probes.spec import Artifact, Check, DiscoveryContext, Probe
+from probes.spec import Artifact, Check, DiscoveryContext, DiscoveryIncomplete, Probe
 
 __all__ = ["PROCESS_SCRIPT", "PROBE", "AmpsProcess", "discover", "find_processes", "parse_processes", "resolve_path"]
 
@@ -60,6 +60,7 @@ class ResolvedConfig:
     files: list[str] = field(default_factory=list)  # the readable ones, main first
     roots: list[ET.Element] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    unparsed: list[str] = field(default_factory=list)  # files read but refused/unparsable: their references unknown
 
 
 def filename_to_glob(pattern: str) -> str:
@@ -110,6 +111,7 @@ def resolve_config(
             root = parse_xml(text)
         except (ValueError, ET.ParseError) as exc:
             result.notes.append(f"{path}: {exc}")
+            result.unparsed.append(f"{path}: {exc}")
             return
         result.roots.append(root)
         for inc in root.iter("Include"):
@@ -216,6 +218,7 @@ def discover(ctx: DiscoveryContext) -> list[Artifact]:
         procs = [p for p in procs if p.config == resolve_path(want, p.cwd)][:1]
     overrides = {k[4:]: v for k, v in variables.items() if k.startswith("env_")}
     arts: list[Artifact] = []
+    unparsed: list[str] = []
     for i, p in enumerate(procs or [None]):
         suffix = f"-i{i + 1}" if i else ""
         arts.extend(version_artifacts(ctx, p, home, suffix))
@@ -236,6 +239,9 @@ def discover(ctx: DiscoveryContext) -> list[Artifact]:
         found = log_artifacts(cfg, workdir, env, suffix) + stats_artifacts(cfg, workdir, env, suffix)
         arts.extend(config_artifacts(cfg, f"AMPS config ({origin}, workdir {workdir})", suffix))
         arts.extend(found)
+        unparsed.extend(cfg.unparsed)
+    if unparsed:  # the files they would name (includes, logs, stats) are unknown: not a complete bundle
+        raise DiscoveryIncomplete("cannot read the references of " + "; ".join(unparsed), arts)
     return arts
 
 

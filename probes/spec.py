@@ -96,6 +96,19 @@ class Artifact:
         return replace(self, command=command, paths=paths, env=tuple(env))
 
 
+class DiscoveryIncomplete(Exception):  # noqa: N818 - a result, not a programming error
+    """Raised by ``discover`` when it found some artifacts but could not follow every reference.
+
+    The run keeps ``artifacts`` and records ``reason`` as a failed discovery, so the host is
+    ``partial``: a bundle is complete only when nothing the configuration names is unaccounted for.
+    """
+
+    def __init__(self, reason: str, artifacts: list[Artifact]) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.artifacts = artifacts
+
+
 class DiscoveryContext(Protocol):
     """What a probe's ``discover`` function may use: read-only access to the host."""
 

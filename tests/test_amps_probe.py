@@ -16,7 +16,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from probes import amps
-from probes.spec import NAME_RE, Artifact
+from probes.spec import NAME_RE, Artifact, DiscoveryIncomplete
 
 
 class LocalContext:
@@ -197,7 +197,10 @@ def test_fallback_config_under_home(tmp_path: Path) -> None:
 ])
 def test_hostile_or_broken_xml_is_refused(tmp_path: Path, doc: str) -> None:
     (tmp_path / "config.xml").write_text(doc)
-    arts = by_name(amps.discover(LocalContext({"amps_config": str(tmp_path / "config.xml")})))
+    with pytest.raises(DiscoveryIncomplete) as info:  # what it would name is unknown: the host is partial
+        amps.discover(LocalContext({"amps_config": str(tmp_path / "config.xml")}))
+    assert str(tmp_path / "config.xml") in info.value.reason
+    arts = by_name(info.value.artifacts)
     assert set(arts) == {"version", "config"}
     assert str(tmp_path / "config.xml") in arts["config"].description
 
