@@ -23,7 +23,7 @@ from collector.errors import InputError
 from collector.hosts.target import HostTarget
 from collector.timefmt import iso
 from collector.transport.host import Host
-from probes.spec import Artifact, Probe, ProbeSpecError
+from probes.spec import Artifact, DiscoveryIncomplete, Probe, ProbeSpecError
 
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
@@ -134,6 +134,9 @@ def discover(plan: Plan, host_plan: HostPlan, host: Host) -> None:
         try:
             found = probe.discover(TransportContext(host, host_plan.variables[probe.name]))
             tasks.extend(Task(probe.name, a, discovered=True) for a in found)
+        except DiscoveryIncomplete as exc:  # what was found is collected; the rest makes the host partial
+            tasks.extend(Task(probe.name, a, discovered=True) for a in exc.artifacts)
+            host_plan.errors.append((probe.name, f"discovery incomplete: {exc.reason}"))
         except Exception as exc:  # noqa: BLE001 - a probe bug must not stop the host
             host_plan.errors.append((probe.name, f"discovery failed: {exc}"))
     host_plan.tasks = tasks

@@ -2,18 +2,22 @@
 
 Discovery, using only the :class:`DiscoveryContext` (the host may be remote, POSIX shell only):
 
-* Running ``ampServer`` processes are found by scanning ``/proc/<pid>/cmdline`` with a shell
-  snippet; each gives its config path (last non-option argument, relative to the process's
-  cwd), its working directory (``/proc/<pid>/cwd``), ``-DNAME=VALUE`` definitions and its
-  environment (``/proc/<pid>/environ``). If ``amps_config`` is set only the matching process
-  is used; otherwise every running instance is handled (artifact names get ``-i2``, ``-i3`` ...).
+* Running ``ampServer`` processes are found through ``/proc`` (:mod:`probes.amps_process`, sudo
+  when allowed): binary, config argument, working directory, ``-D`` and environment. If
+  ``amps_config`` is set only the matching process is used; otherwise every running instance is
+  handled (artifact names get ``-i2``, ``-i3`` ...).
+* Version: the RUNNING binary's ``--version`` (``amps_home`` only when nothing runs); when the
+  file on disk is not the one running, ``/proc/PID/exe --version`` gives the running version, and
+  the ``binary-current`` check warns in every bundle and process test.
 * Config: ``amps_config`` > the process's config argument > the first readable of
   :data:`CONFIG_FALLBACKS` (under ``amps_home``).
 * Working directory (AMPS resolves relative names against it): ``amps_workdir`` > the
   process's cwd > the config file's directory.
-* ``<Include>`` names are resolved against the working directory (as AMPS does for other
-  paths); if that file is unreadable the including file's directory is tried. Cycles and
-  unreadable/hostile files are noted in the ``config`` artifact's description, never raised.
+* Every relative name (``<Include>``, ``<Target><FileName>``, ``<Admin><FileName>``) is resolved
+  against the working directory, never the config's folder. Each config file named is its own
+  artifact (``config``, ``config-2`` …), so one that cannot be read is in the manifest as
+  ``missing``/``denied``. Cycles and hostile files are noted in the first config artifact's
+  description, never raised.
 * ``${VAR}``: probe variable ``env_VAR`` > ``-DVAR=...`` on the command line > process
   environment. Unknown ``${VAR}`` stays as written.
 """
@@ -27,7 +31,18 @@ import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from probes.spec import Artifact, DiscoveryContext, Probe
+from probes.amps_process import (
+    PROCESS_SCRIPT,
+    SAME,
+    AmpsProcess,
+    binary_verdict,
+    find_processes,
+    parse_processes,
+    resolve_path,
+)
+from probes.spec import Artifact, Check, DiscoveryContext, DiscoveryIncomplete, Probe
+
+__all__ = ["PROCESS_SCRIPT", "PROBE", "AmpsProcess", "discover", "find_processes", "parse_processes", "resolve_path"]
 
 DEFAULT_HOME = "/opt/amps"
 CONFIG_FALLBACKS = ("{home}/config.xml", "{home}/etc/config.xml", "{home}/amps.xml")
@@ -35,32 +50,17 @@ LOG_MAX_FILES = 10
 _HOSTILE_RE = re.compile(r"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
 _VAR_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _TOKEN_RE = re.compile(r"%(.)", re.DOTALL)
-# The case pattern is spelled amp[S]erver so the snippet's own shell never matches itself.
-PROCESS_SCRIPT = r"""for d in /proc/[0-9]*; do
-  a=$(tr '\000' '\n' < "$d/cmdline" 2>/dev/null) || continue
-  case "$a" in *amp[S]erver*) ;; *) continue ;; esac
-  echo "@@pid ${d#/proc/}"
-  echo "@@cwd $(readlink "$d/cwd" 2>/dev/null)"
-  printf '%s\n' "$a" | sed 's/^/@@arg /'
-  tr '\000' '\n' < "$d/environ" 2>/dev/null | sed 's/^/@@env /'
-done; true"""
-
-
-@dataclass
-class AmpsProcess:
-    pid: int
-    binary: str  # the ampServer path as started
-    cwd: str = ""
-    config: str = ""  # absolute when cwd is known
-    defines: dict[str, str] = field(default_factory=dict)
-    environ: dict[str, str] = field(default_factory=dict)
+BINARY_REMEDY = ("restart ampServer so the installed version runs (or reinstall the version that runs); "
+                 "tell the vendor which version runs")
 
 
 @dataclass
 class ResolvedConfig:
-    files: list[str] = field(default_factory=list)  # readable config files, main first
+    refs: list[tuple[str, str]] = field(default_factory=list)  # every config file named: (path, why)
+    files: list[str] = field(default_factory=list)  # the readable ones, main first
     roots: list[ET.Element] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    unparsed: list[str] = field(default_factory=list)  # files read but refused/unparsable: their references unknown
 
 
 def filename_to_glob(pattern: str) -> str:
@@ -72,51 +72,6 @@ def filename_to_glob(pattern: str) -> str:
 def expand_vars(text: str, env: Mapping[str, str]) -> str:
     """Replace ``${VAR}`` from ``env``; unknown variables stay unexpanded."""
     return _VAR_RE.sub(lambda m: env.get(m.group(1), m.group(0)), text)
-
-
-def resolve_path(path: str, base: str) -> str:
-    """``path`` made absolute against directory ``base`` and normalised."""
-    return posixpath.normpath(path if posixpath.isabs(path) or not base else posixpath.join(base, path))
-
-
-def parse_processes(output: str) -> list[AmpsProcess]:
-    """Parse :data:`PROCESS_SCRIPT` output into ampServer processes (others dropped)."""
-    blocks: list[dict[str, list[str]]] = []
-    for line in output.splitlines():
-        tag, _, value = line.partition(" ")
-        if tag == "@@pid":
-            blocks.append({"pid": [value], "cwd": [], "arg": [], "env": []})
-        elif blocks and tag[2:] in ("cwd", "arg", "env") and tag.startswith("@@"):
-            blocks[-1][tag[2:]].append(value)
-    procs = []
-    for b in blocks:
-        argv = b["arg"]
-        # argv[0] is ampServer, or an interpreter running an ampServer script (argv[1]).
-        idx = next((i for i, a in enumerate(argv[:2]) if posixpath.basename(a) == "ampServer"), None)
-        if idx is None or not b["pid"][0].isdigit():
-            continue
-        proc = AmpsProcess(pid=int(b["pid"][0]), binary=argv[idx], cwd=(b["cwd"] or [""])[0])
-        rest, positional = argv[idx + 1:], []
-        while rest:
-            arg = rest.pop(0)
-            if arg == "-D" and rest:
-                arg = "-D" + rest.pop(0)
-            if arg.startswith("-D") and "=" in arg:
-                name, _, value = arg[2:].partition("=")
-                proc.defines[name] = value
-            elif arg and not arg.startswith("-"):
-                positional.append(arg)
-        proc.environ = dict(e.split("=", 1) for e in b["env"] if "=" in e)
-        if positional:
-            proc.config = resolve_path(positional[-1], proc.cwd)
-        procs.append(proc)
-    return procs
-
-
-def find_processes(ctx: DiscoveryContext) -> list[AmpsProcess]:
-    """Running ampServer processes on the host (empty when /proc is unavailable)."""
-    # privileged: another user's /proc/<pid>/cwd and environ are only readable by root
-    return parse_processes(ctx.run(PROCESS_SCRIPT, privileged=True) or "")
 
 
 def parse_xml(text: str) -> ET.Element:
@@ -133,16 +88,20 @@ def parse_xml(text: str) -> ET.Element:
 def resolve_config(
     ctx: DiscoveryContext, config_path: str, workdir: str, env: Mapping[str, str]
 ) -> ResolvedConfig:
-    """Read ``config_path`` and, recursively, every file it ``<Include>``s."""
+    """Read ``config_path`` and, recursively, every file it ``<Include>``s (relative names: ``workdir``).
+
+    Every file named is in ``refs``, readable or not, so it gets an artifact and a manifest entry.
+    """
     result = ResolvedConfig()
 
-    def visit(path: str, stack: tuple[str, ...]) -> None:
+    def visit(path: str, why: str, stack: tuple[str, ...]) -> None:
         if path in stack:
             chain = " -> ".join((*stack[stack.index(path):], path))
             result.notes.append(f"include cycle: {chain}")
             return
-        if path in result.files:
+        if any(path == ref for ref, _ in result.refs):
             return
+        result.refs.append((path, why))
         text = ctx.read_text(path)
         if text is None:
             result.notes.append(f"cannot read {path}")
@@ -152,19 +111,22 @@ def resolve_config(
             root = parse_xml(text)
         except (ValueError, ET.ParseError) as exc:
             result.notes.append(f"{path}: {exc}")
+            result.unparsed.append(f"{path}: {exc}")
             return
         result.roots.append(root)
         for inc in root.iter("Include"):
             name = expand_vars((inc.text or "").strip(), env)
             if not name:
                 continue
-            target = resolve_path(name, workdir)
-            if not posixpath.isabs(name) and ctx.read_text(target) is None:
-                alt = resolve_path(name, posixpath.dirname(path))
-                target = alt if ctx.read_text(alt) is not None else target
-            visit(target, (*stack, path))
+            target = resolve_path(name, workdir)  # as AMPS does: the server's cwd, not the including file's dir
+            beside = resolve_path(name, posixpath.dirname(path))
+            inc_why = f"<Include> {name!r} in {path}"
+            if not posixpath.isabs(name) and beside != target and ctx.read_text(target) is None \
+                    and ctx.read_text(beside) is not None:
+                inc_why += f" (resolved against the working directory; {beside} beside the config is NOT read by AMPS)"
+            visit(target, inc_why, (*stack, path))
 
-    visit(posixpath.normpath(config_path), ())
+    visit(posixpath.normpath(config_path), "AMPS config", ())
     return result
 
 
@@ -211,6 +173,42 @@ def stats_artifacts(cfg: ResolvedConfig, workdir: str, env: Mapping[str, str], s
     return []
 
 
+def config_artifacts(cfg: ResolvedConfig, header: str, suffix: str = "") -> list[Artifact]:
+    """One ``config`` artifact per file the config names (``config``, ``config-2`` …); notes on the first."""
+    arts = []
+    for i, (path, why) in enumerate(cfg.refs):
+        desc = "; ".join([header, *cfg.notes]) if i == 0 else why
+        arts.append(Artifact(name=f"config{suffix}" + (f"-{i + 1}" if i else ""), kind="config", paths=(path,),
+                             description=desc, needs_root=True))
+    return arts
+
+
+def version_artifacts(ctx: DiscoveryContext, proc: AmpsProcess | None, home: str, suffix: str) -> list[Artifact]:
+    """The RUNNING binary's ``--version``, and a loud check when the binary on disk is not the one running."""
+    if proc is None:
+        binary = posixpath.join(home, "bin", "ampServer")
+        return [Artifact(name=f"version{suffix}", kind="version", command=f"{shlex.quote(binary)} --version",
+                         description=f"AMPS server version ({binary}: no running ampServer found)")]
+    binary = shlex.quote(proc.binary)
+    verdict = binary_verdict(ctx, proc)
+    differs = verdict.startswith("DIFFERS")
+    arts = []
+    if differs and proc.mode == "exe":  # the image that runs is still reachable through /proc
+        arts.append(Artifact(name=f"version{suffix}", kind="version", command=f"/proc/{proc.pid}/exe --version",
+                             needs_root=True, description=f"version of the binary pid {proc.pid} RUNS. {verdict}"))
+        arts.append(Artifact(name=f"version-on-disk{suffix}", kind="command", command=f"{binary} --version",
+                             description=f"version of {proc.binary} on disk (NOT the one running)"))
+    else:
+        note = f" {verdict}" if differs else ""
+        arts.append(Artifact(name=f"version{suffix}", kind="version", command=f"{binary} --version",
+                             description=f"version of the running ampServer (pid {proc.pid}, {proc.binary}).{note}"))
+    arts.append(Artifact(
+        name=f"binary-current{suffix}", kind="check", command=proc.binary_check(), needs_root=True,
+        description=f"the ampServer on disk is the one pid {proc.pid} runs",
+        check=Check(expect_output=f"^{SAME} ", on_mismatch="warn", remedy=BINARY_REMEDY)))
+    return arts
+
+
 def discover(ctx: DiscoveryContext) -> list[Artifact]:
     variables = {**PROBE.variables, **ctx.variables}
     home = variables.get("amps_home") or DEFAULT_HOME
@@ -218,14 +216,12 @@ def discover(ctx: DiscoveryContext) -> list[Artifact]:
     procs = find_processes(ctx)
     if want:
         procs = [p for p in procs if p.config == resolve_path(want, p.cwd)][:1]
-    binary = posixpath.join(home, "bin", "ampServer")
-    if procs and home == DEFAULT_HOME and posixpath.isabs(procs[0].binary):
-        binary = procs[0].binary
-    arts = [Artifact(name="version", kind="version", command=f"{shlex.quote(binary)} --version",
-                     description="AMPS server version")]
     overrides = {k[4:]: v for k, v in variables.items() if k.startswith("env_")}
+    arts: list[Artifact] = []
+    unparsed: list[str] = []
     for i, p in enumerate(procs or [None]):
         suffix = f"-i{i + 1}" if i else ""
+        arts.extend(version_artifacts(ctx, p, home, suffix))
         env = {**(p.environ if p else {}), **(p.defines if p else {}), **overrides}
         config = want or (p.config if p else "")
         origin = f"ampServer pid {p.pid}" if p else "no running ampServer matched"
@@ -241,10 +237,11 @@ def discover(ctx: DiscoveryContext) -> list[Artifact]:
         config = resolve_path(config, workdir)
         cfg = resolve_config(ctx, config, workdir, env)
         found = log_artifacts(cfg, workdir, env, suffix) + stats_artifacts(cfg, workdir, env, suffix)
-        desc = f"AMPS config ({origin}, workdir {workdir})"
-        arts.append(Artifact(name=f"config{suffix}", kind="config", paths=tuple(cfg.files or [config]), needs_root=True,
-                             description="; ".join([desc, *cfg.notes])))
+        arts.extend(config_artifacts(cfg, f"AMPS config ({origin}, workdir {workdir})", suffix))
         arts.extend(found)
+        unparsed.extend(cfg.unparsed)
+    if unparsed:  # the files they would name (includes, logs, stats) are unknown: not a complete bundle
+        raise DiscoveryIncomplete("cannot read the references of " + "; ".join(unparsed), arts)
     return arts
 
 
@@ -253,7 +250,7 @@ PROBE = Probe(
     description="60East AMPS: version, config (with includes), log targets and statistics database",
     variables={"amps_home": DEFAULT_HOME, "amps_config": "", "amps_workdir": ""},
     variable_help={
-        "amps_home": "AMPS install directory holding bin/ampServer",
+        "amps_home": "AMPS install directory holding bin/ampServer (used when no ampServer runs)",
         "amps_config": "config XML path; empty: from the running ampServer, else "
         + ", ".join(CONFIG_FALLBACKS).replace("{home}", "{amps_home}"),
         "amps_workdir": "directory relative config names resolve against; empty: the running "
@@ -261,6 +258,8 @@ PROBE = Probe(
         "env_NAME": "(any NAME) value for ${NAME} in the config; overrides -D and the process environment",
     },
     discover=discover,
-    discover_help="Finds running ampServer processes via /proc (config, cwd, -D, environment), reads the "
-    "config and its <Include>s, and turns <Logging> file/gzip targets and <Admin><FileName> into artifacts.",
+    discover_help="Finds running ampServer processes via /proc (binary, config, cwd, -D, environment; sudo for "
+    "another user's), runs the running binary's --version (checks it is the one on disk), reads the config and "
+    "its <Include>s, and turns <Logging> file/gzip targets and <Admin><FileName> into artifacts; every relative "
+    "name resolves against the server's working directory.",
 )

@@ -64,3 +64,19 @@ def expand_glob(ctx: DiscoveryContext, pattern: str) -> list[str]:
     out = ctx.run(f"for f in {shell_glob(pattern)}; do [ -e \"$f\" ] && printf '%s\\n' \"$f\"; done; true",
                   privileged=True)
     return sorted(line for line in (out or "").splitlines() if line)
+
+
+def include_dir(ctx: DiscoveryContext, found: ArtifactList, role: str, directory: str, pattern: str,
+                why: str) -> list[str]:
+    """The files an include directive's directory holds; none: an entry that accounts for it.
+
+    An existing but empty directory is normal (optional entry); a directory that is not there
+    (or cannot be listed) is a reference left unaccounted for (the host is ``partial``).
+    """
+    matches = expand_glob(ctx, f"{directory}/{pattern}")
+    if not matches:
+        exists = ctx.run(f"test -d {shlex.quote(directory)}", privileged=True) is not None
+        state = "empty directory" if exists else "no such directory"
+        found.file(role, "config", f"{directory}/{pattern}", f"{why} ({state})", optional=exists)
+    return matches
+

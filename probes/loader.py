@@ -44,8 +44,16 @@ def _check_from(table: dict[str, Any], where: str) -> Check:
         raise ProbeSpecError(f"{where}: unknown check field(s) {', '.join(sorted(unknown))}")
     num = (int, float)
     kw: dict[str, Any] = {}
+    templates = []
     for key in ("warn_above", "fail_above", "warn_below", "fail_below"):
-        kw[key] = _typed(table, key, num, where)
+        value = _typed(table, key, (*num, str), where)
+        if isinstance(value, str):  # "{disk_warn}": a probe variable, resolved when the plan is expanded
+            if not re.fullmatch(r"\s*\{[A-Za-z_][A-Za-z0-9_]*\}\s*", value):
+                raise ProbeSpecError(f"{where}: check {key} must be a number or a \"{{variable}}\", not {value!r}")
+            templates.append((key, value.strip()))
+        else:
+            kw[key] = value
+    kw["threshold_vars"] = tuple(templates)
     for key in ("expect_output", "value_regex", "remedy"):
         if key in table:
             kw[key] = _typed(table, key, str, where)

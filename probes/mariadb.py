@@ -13,7 +13,7 @@ import posixpath
 import re
 from dataclasses import replace
 
-from probes.configref import ArtifactList, expand_glob, resolve
+from probes.configref import ArtifactList, include_dir, resolve
 from probes.loader import BUILTIN_DIR, probe_from_toml
 from probes.spec import Artifact, DiscoveryContext, Probe
 
@@ -59,7 +59,7 @@ def discover(ctx: DiscoveryContext) -> list[Artifact]:
                 visit(resolve(value, posixpath.dirname(path)), f"!include in {path}")
             elif group == "!" and key == "includedir":
                 d = resolve(value, posixpath.dirname(path))
-                for m in expand_glob(ctx, f"{d}/*.cnf"):
+                for m in include_dir(ctx, found, "config", d, "*.cnf", f"!includedir in {path}"):
                     visit(m, f"!includedir in {path}")
             elif SERVER_GROUPS.match(group):
                 server[key] = value

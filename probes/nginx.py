@@ -17,7 +17,7 @@ from dataclasses import replace
 
 from probes.configref import ArtifactList, resolve
 from probes.loader import BUILTIN_DIR, probe_from_toml
-from probes.spec import Artifact, DiscoveryContext, Probe
+from probes.spec import Artifact, DiscoveryContext, DiscoveryIncomplete, Probe
 
 HELP = ("Runs `nginx -T -c nginx_conf`: every file it read becomes a config artifact, every access_log/"
         "error_log (any block) a log artifact; unreadable or missing ones are recorded with a reason.")
@@ -58,7 +58,8 @@ def discover(ctx: DiscoveryContext) -> list[Artifact]:
         found.file("config", "config", conf, "nginx_conf (nginx -T unavailable or refused: includes not followed)")
         for directive, path in DEFAULT_LOGS.items():
             found.file(directive.replace("_", "-"), "log", path, "packaged default (nginx -T unavailable)")
-        return found.items
+        raise DiscoveryIncomplete(f"`nginx -T -c {conf}` failed or was refused: its includes and the logs it "
+                                  "names were not followed (run `nginx -t` on the host)", found.items)
     build = ctx.run("nginx -V 2>&1", timeout=15) or ""
     m = re.search(r"--prefix=(\S+)", build)
     prefix = m.group(1) if m else DEFAULT_PREFIX

@@ -16,7 +16,7 @@ import re
 import shlex
 from dataclasses import dataclass, replace
 
-from probes.configref import ArtifactList, expand_glob, resolve
+from probes.configref import ArtifactList, expand_glob, include_dir, resolve
 from probes.loader import BUILTIN_DIR, probe_from_toml
 from probes.spec import Artifact, Check, DiscoveryContext, Probe
 
@@ -119,10 +119,7 @@ def _cluster(ctx: DiscoveryContext, found: ArtifactList, root: str, user: str, c
                 visit(resolve(value, base), f"{key} in {path}", key == "include")
             elif key == "include_dir":
                 d = resolve(value, base)
-                matches = expand_glob(ctx, f"{d}/*.conf")
-                if not matches:
-                    found.file(role, "config", f"{d}/*.conf", f"include_dir in {path} (no .conf file)")
-                for m in matches:
+                for m in include_dir(ctx, found, role, d, "*.conf", f"include_dir in {path}"):
                     visit(m, f"include_dir in {path}")
             else:
                 settings[key] = value

@@ -38,6 +38,19 @@ class Check:
     fail_below: float | None = None
     on_mismatch: str = "fail"  # result when expect_output / expect_exit is not met
     remedy: str = ""
+    # thresholds given as ``"{var}"`` templates (e.g. ``warn_above = "{disk_warn}"``): set by ``Artifact.expand``
+    threshold_vars: tuple[tuple[str, str], ...] = ()
+
+    def expand(self, variables: Mapping[str, str], where: str) -> Check:
+        """A copy with the ``{var}`` thresholds set from the variables (each must be a number)."""
+        values: dict[str, float] = {}
+        for key, template in self.threshold_vars:
+            text = expand_text(template, variables, f"{where}: check {key}", quote=False)
+            try:
+                values[key] = float(text)
+            except ValueError:
+                raise ProbeSpecError(f"{where}: check {key} = {template} gives {text!r}, not a number") from None
+        return replace(self, threshold_vars=(), **values) if values else self
 
     @property
     def has_thresholds(self) -> bool:
@@ -93,7 +106,21 @@ class Artifact:
                 raise ProbeSpecError(f"{where}: env {name}: a value with a newline cannot be passed")
             if value:
                 env.append((name, value))
-        return replace(self, command=command, paths=paths, env=tuple(env))
+        check = self.check.expand(public, where) if self.check else None
+        return replace(self, command=command, paths=paths, env=tuple(env), check=check)
+
+
+class DiscoveryIncomplete(Exception):  # noqa: N818 - a result, not a programming error
+    """Raised by ``discover`` when it found some artifacts but could not follow every reference.
+
+    The run keeps ``artifacts`` and records ``reason`` as a failed discovery, so the host is
+    ``partial``: a bundle is complete only when nothing the configuration names is unaccounted for.
+    """
+
+    def __init__(self, reason: str, artifacts: list[Artifact]) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.artifacts = artifacts
 
 
 class DiscoveryContext(Protocol):

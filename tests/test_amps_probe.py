@@ -16,7 +16,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from probes import amps
-from probes.spec import NAME_RE, Artifact
+from probes.spec import NAME_RE, Artifact, DiscoveryIncomplete
 
 
 class LocalContext:
@@ -74,14 +74,15 @@ LOGGING = """<AMPSConfig><Logging>
 
 @pytest.fixture
 def layout(tmp_path: Path) -> dict[str, Path]:
-    """Config in etc/, includes in etc/inc (found via the config dir fallback), logs under run/."""
+    """Config in etc/; the include, logs and stats under run/ (the server's working directory)."""
     etc, run = tmp_path / "etc", tmp_path / "run"
-    (etc / "inc").mkdir(parents=True)
-    (run / "logs").mkdir(parents=True)
+    etc.mkdir()
+    (run / "inc").mkdir(parents=True)
+    (run / "logs").mkdir()
     (run / "arch").mkdir()
     (run / "stats").mkdir()
     (etc / "config.xml").write_text(CONFIG)
-    (etc / "inc" / "logging.xml").write_text(LOGGING)
+    (run / "inc" / "logging.xml").write_text(LOGGING)
     for stamp in ("20240101000000-1", "20240101010000-2", "20240102000000-3"):
         (run / "logs" / f"{stamp}.log").write_text("log\n")
     (run / "logs" / "unrelated.txt").write_text("x")
@@ -120,10 +121,11 @@ def test_full_layout_relative_to_workdir(layout: dict[str, Path]) -> None:
         "env_STATS_DIR": "stats", "env_LOGROOT": str(run / "arch"), "amps_home": "/opt/my amps",
     })
     arts = by_name(amps.discover(ctx))
-    assert set(arts) == {"version", "config", "log-1", "log-2", "stats"}
+    assert set(arts) == {"version", "config", "config-2", "log-1", "log-2", "stats"}
     assert arts["version"].command == "'/opt/my amps/bin/ampServer' --version"
     assert arts["version"].requires == ()
-    assert arts["config"].paths == (str(etc / "config.xml"), str(etc / "inc" / "logging.xml"))
+    assert arts["config"].paths == (str(etc / "config.xml"),)
+    assert arts["config-2"].paths == (str(run / "inc" / "logging.xml"),)
     assert "stdout" in arts["config"].description
     assert arts["log-1"].paths == (str(run / "logs" / "*-*.log"),)
     assert matches(arts["log-1"]) == sorted(str(p) for p in (run / "logs").glob("2024*.log"))
@@ -135,19 +137,25 @@ def test_full_layout_relative_to_workdir(layout: dict[str, Path]) -> None:
 
 def test_workdir_defaults_to_config_dir(layout: dict[str, Path]) -> None:
     etc = layout["etc"]
+    (etc / "inc").mkdir()
+    (etc / "inc" / "logging.xml").write_text(LOGGING)
     arts = by_name(amps.discover(LocalContext({"amps_config": str(etc / "config.xml")})))
+    assert arts["config-2"].paths == (str(etc / "inc" / "logging.xml"),)
     assert matches(arts["log-1"]) == [str(etc / "logs" / "20200101000000-1.log")]
     assert arts["stats"].paths == (str(etc / "${STATS_DIR}" / "stats.db"),)  # unknown var kept
 
 
-def test_include_resolved_against_workdir_first(layout: dict[str, Path]) -> None:
+def test_include_resolved_against_workdir_never_the_config_dir(layout: dict[str, Path]) -> None:
     run, etc = layout["run"], layout["etc"]
-    (run / "inc").mkdir()
-    (run / "inc" / "logging.xml").write_text(
-        "<AMPSConfig><Logging><Target><Protocol>file</Protocol><FileName>/w.log</FileName>"
-        "</Target></Logging></AMPSConfig>")
+    (etc / "inc").mkdir()
+    (etc / "inc" / "logging.xml").write_text("<AMPSConfig/>")  # a decoy beside the config
     cfg = amps.resolve_config(LocalContext(), str(etc / "config.xml"), str(run), {})
     assert cfg.files == [str(etc / "config.xml"), str(run / "inc" / "logging.xml")]
+    (run / "inc" / "logging.xml").unlink()  # only the decoy left: the include is missing, not the decoy
+    arts = by_name(amps.discover(LocalContext({"amps_config": str(etc / "config.xml"), "amps_workdir": str(run)})))
+    assert arts["config-2"].paths == (str(run / "inc" / "logging.xml"),)
+    assert f"{etc}/inc/logging.xml beside the config is NOT read" in arts["config-2"].description
+    assert f"cannot read {run}/inc/logging.xml" in arts["config"].description
 
 
 def test_include_cycle_and_missing_include(tmp_path: Path) -> None:
@@ -156,7 +164,8 @@ def test_include_cycle_and_missing_include(tmp_path: Path) -> None:
     (tmp_path / "b.xml").write_text("<Include>a.xml</Include><Include>b.xml</Include>")  # fragment
     arts = by_name(amps.discover(LocalContext({"amps_config": str(tmp_path / "a.xml")})))
     config = arts["config"]
-    assert config.paths == (str(tmp_path / "a.xml"), str(tmp_path / "b.xml"))
+    assert [arts[n].paths[0] for n in ("config", "config-2", "config-3")] == [
+        str(tmp_path / n) for n in ("a.xml", "b.xml", "gone.xml")]  # the unreadable one too: in the manifest
     assert f"include cycle: {tmp_path}/a.xml -> {tmp_path}/b.xml -> {tmp_path}/a.xml" in config.description
     assert f"cannot read {tmp_path}/gone.xml" in config.description
     assert arts["stats"].paths == ("/s.db",)
@@ -188,7 +197,10 @@ def test_fallback_config_under_home(tmp_path: Path) -> None:
 ])
 def test_hostile_or_broken_xml_is_refused(tmp_path: Path, doc: str) -> None:
     (tmp_path / "config.xml").write_text(doc)
-    arts = by_name(amps.discover(LocalContext({"amps_config": str(tmp_path / "config.xml")})))
+    with pytest.raises(DiscoveryIncomplete) as info:  # what it would name is unknown: the host is partial
+        amps.discover(LocalContext({"amps_config": str(tmp_path / "config.xml")}))
+    assert str(tmp_path / "config.xml") in info.value.reason
+    arts = by_name(info.value.artifacts)
     assert set(arts) == {"version", "config"}
     assert str(tmp_path / "config.xml") in arts["config"].description
 
@@ -244,6 +256,8 @@ def test_running_process_discovery(fake_server: dict) -> None:
     assert len(matches(arts["log-2"])) == 2
     assert matches(arts["stats"]) == [str(run / "stats" / "stats.db")]
     # Probe variables override the process: env_ and amps_workdir.
+    (etc / "inc").mkdir()
+    (etc / "inc" / "logging.xml").write_text(LOGGING)
     ctx = LocalContext({"amps_config": str(etc / "config.xml"), "amps_workdir": str(etc),
                         "env_STATS_DIR": "/elsewhere"}, ps=True)
     arts = by_name(amps.discover(ctx))
