@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 
 from collector import __version__
+from collector.bundle.display import safe
 from collector.casefile import FIELDS, load_case_file, parse_field_args, validate_fields
 from collector.cli.crypto import encryption_options, keygen_cmd, open_cmd, resolve_encryption
 from collector.cli.options import parse_pairs, parse_since, parse_size_option
@@ -188,9 +189,9 @@ def main(argv: list[str] | None = None) -> None:
         exc.show()
         sys.exit(ExitStatus.USAGE)
     except CasepackError as exc:
-        click.echo(f"casepack: error: {exc.message}", err=True)
+        click.echo(f"casepack: error: {safe(exc.message)}", err=True)  # may quote a bundle: one line, no escapes
         if exc.hint:
-            click.echo(f"  hint: {exc.hint}", err=True)
+            click.echo(f"  hint: {safe(exc.hint)}", err=True)
         sys.exit(int(exc.exit_status))
     except KeyboardInterrupt:
         click.echo("casepack: interrupted; no bundle written", err=True)
@@ -199,7 +200,7 @@ def main(argv: list[str] | None = None) -> None:
         if want_tb:
             raise
         path = _debug_log(traceback.format_exc())
-        click.echo(f"casepack: internal error: {type(exc).__name__}: {exc}; details in {path}", err=True)
+        click.echo(f"casepack: internal error: {type(exc).__name__}: {safe(exc, 300)}; details in {path}", err=True)
         sys.exit(ExitStatus.ERROR)
     sys.exit(0)
 
