@@ -149,7 +149,10 @@ def collect(request: CollectRequest, reporter: Reporter | None = None) -> Collec
         mapping_path = None
         if redactor is not None and redactor.pseudonymizer is not None:  # customer side only, never in the bundle
             mapping_path = Path(opts.mapping or f"{final}.mapping.json")
-            save_mapping(redactor.pseudonymizer.mapping(), mapping_path)
+            try:
+                save_mapping(redactor.pseudonymizer.mapping(), mapping_path)
+            except ValueError as exc:
+                raise CasepackError(f"the bundle is written, but {exc}", hint="pass --mapping FILE") from None
     except BaseException:
         writer.abort()
         raise
