@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
-from collector import __version__, secrets
+from collector import __version__, interrupt, secrets
 from collector.bundle import signing
 from collector.bundle.casedoc import case_context
 from collector.bundle.crypto import Encryption, fingerprint
@@ -120,7 +120,7 @@ def collect(request: CollectRequest, reporter: Reporter | None = None) -> Collec
         def run_host(host_plan: HostPlan) -> tuple[HostResult, list[ArtifactResult]]:
             return _collect_host(steps, host_plan, request, redactor, writer, spool_dir, reporter)
 
-        with ThreadPoolExecutor(max_workers=max(1, request.jobs)) as pool:
+        with ThreadPoolExecutor(max_workers=max(1, request.jobs), initializer=interrupt.worker_thread) as pool:
             for host_result, arts in pool.map(run_host, steps.hosts):
                 hosts.append(host_result)
                 artifacts.extend(arts)
@@ -232,7 +232,7 @@ def _collect_host(steps: Plan, host_plan: HostPlan, request: CollectRequest, red
 
         # a few artifacts at once over the same connection: each SSH command costs a round trip and
         # a session start on the host (~45 ms here), which dominates many small artifacts
-        with ThreadPoolExecutor(max_workers=ARTIFACT_JOBS) as pool:
+        with ThreadPoolExecutor(max_workers=ARTIFACT_JOBS, initializer=interrupt.worker_thread) as pool:
             for done in pool.map(one, host_plan.tasks):
                 results.extend(done)
     finally:
