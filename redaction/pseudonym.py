@@ -274,12 +274,31 @@ class Pseudonymizer:
 
 
 def save_mapping(mapping: dict[str, str], path: str | os.PathLike[str]) -> None:
-    """Write the pseudonym → real-value map readable by its owner only (0600, never into the bundle)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.fchmod(fd, 0o600)
-    with os.fdopen(fd, "w") as f:
-        json.dump({"format": "casepack-mapping/1", "pseudonyms": mapping}, f, indent=1, sort_keys=True)
-        f.write("\n")
+    """Write the pseudonym → real-value map readable by its owner only (0600, never into the bundle).
+
+    Written to a new file with a random name beside ``path`` (``mkstemp``: ``O_EXCL``, 0600) and renamed
+    over ``path``: a symlink or file someone planted there is replaced, never written through.
+    Raises ``ValueError`` (one line) when it cannot be written.
+    """
+    import tempfile
+
+    target = Path(path)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as exc:
+        raise ValueError(f"cannot write mapping {target}: {exc.strerror}") from None
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump({"format": "casepack-mapping/1", "pseudonyms": mapping}, f, indent=1, sort_keys=True)
+            f.write("\n")
+        if target.is_dir() and not target.is_symlink():
+            raise IsADirectoryError(21, "Is a directory")
+        os.replace(tmp, target)
+    except OSError as exc:
+        raise ValueError(f"cannot write mapping {target}: {exc.strerror}") from None
+    finally:
+        if os.path.lexists(tmp):
+            os.unlink(tmp)
 
 
 def load_mapping(path: str | os.PathLike[str]) -> dict[str, str]:

@@ -132,7 +132,8 @@ def test_html_escapes_everything_from_the_bundle() -> None:
 
 
 def test_text_output_strips_terminal_escapes() -> None:
-    assert clean("a\x1b[31mred\x07") == "a?[31mred?"
+    assert clean("a\x1b[31mred\x07") == "a\\x1b[31mred\\x07"  # shown escaped, never sent raw
+    assert clean("x\nsigned by y\u202e") == "x\\nsigned by y\\u202e"
 
 
 def test_cli_errors_are_one_line(tmp_path: Path) -> None:

@@ -6,8 +6,9 @@ directory beside DIR while its sha256 and size are taken. Then the manifest
 (the archive's last member) is checked against what was extracted: every file
 listed, none missing, none extra, sizes and hashes equal; the signature, if any,
 verified. Only then is the temp directory renamed to DIR. Links, devices, FIFOs,
-absolute or ``..`` names, duplicates, oversize metadata and anything past the
-size and count caps are refused before a byte of them is written.
+sparse members, absolute or ``..`` names, duplicates, oversize metadata and anything
+past the size and count caps are refused before a byte of them is written. The size
+cap scales with the bundle (``size_cap``): a small bundle cannot fill a disk.
 """
 
 from __future__ import annotations
@@ -28,20 +29,27 @@ import zstandard
 
 from collector.bundle import agefmt, signing
 from collector.bundle.crypto import DecryptionError, decryptor
+from collector.bundle.tarsafe import SafeTarInfo, check_not_sparse, member_name
 from collector.bundle.verify import VERIFY_FAILED, VerificationError, check_manifest, check_sidecar
 from collector.errors import CasepackError, InputError
 
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 CHUNK = 1 << 20
 MAX_MANIFEST = 64 << 20
-MAX_META = 1 << 20  # pax / GNU long-name headers are read into memory by tarfile: cap them
+FLOOR = 64 << 20  # default size cap: at least this …
+RATIO = 200  # … or the bundle's size on disk times this (real bundles compress 5-20x; zeros ~30000x)
 CONTROL = {"manifest.json", signing.MEMBER}
 
 
 @dataclass
 class OpenLimits:
-    max_bytes: int = 20 << 30
+    max_bytes: int | None = None  # None: scaled to the bundle, see :func:`size_cap`
     max_files: int = 100_000
+
+
+def size_cap(limits: OpenLimits, bundle_size: int) -> int:
+    """Bytes the bundle may unpack to: the explicit cap, else max(64 MiB, 200 x its size on disk)."""
+    return limits.max_bytes if limits.max_bytes is not None else max(FLOOR, bundle_size * RATIO)
 
 
 @dataclass
@@ -55,20 +63,6 @@ class OpenResult:
     sidecar: str  # "verified", "absent"
     signer: signing.Signer | None = None
     warnings: list[str] = field(default_factory=list)
-
-
-class _SafeTarInfo(tarfile.TarInfo):
-    """Refuses metadata headers that tarfile would read whole into memory."""
-
-    def _proc_pax(self, tarfile):  # type: ignore[no-untyped-def,override]
-        if self.size > MAX_META:
-            raise VerificationError(f"tar pax header of {self.size} bytes is larger than allowed ({MAX_META})")
-        return super()._proc_pax(tarfile)
-
-    def _proc_gnulong(self, tarfile):  # type: ignore[no-untyped-def,override]
-        if self.size > MAX_META:
-            raise VerificationError(f"tar long-name header of {self.size} bytes is larger than allowed")
-        return super()._proc_gnulong(tarfile)
 
 
 class _Hashing:
@@ -119,6 +113,9 @@ def open_bundle(bundle: Path, dest: Path | None = None, *, identity: str | None 
     if not stat.S_ISREG(st.st_mode):
         raise InputError(f"{bundle} is not a regular file")
     dest = (dest or default_directory(bundle)).absolute()
+    if dest.is_symlink():
+        raise VerificationError(f"{dest} is a symbolic link; casepack open never follows one",
+                                hint="choose another -o DIR")
     if dest.exists() and (not dest.is_dir() or dest.is_symlink() or any(dest.iterdir())):
         raise InputError(f"{dest} exists and is not an empty directory", hint="choose another -o DIR")
     if not dest.parent.is_dir():
@@ -133,7 +130,8 @@ def open_bundle(bundle: Path, dest: Path | None = None, *, identity: str | None 
         tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.partial-", dir=dest.parent))
         try:
             src = _Hashing(raw)
-            seen, manifest_raw, sig_raw = _extract(src, decrypt, tmp, limits)
+            cap = OpenLimits(size_cap(limits, st.st_size), limits.max_files)
+            seen, manifest_raw, sig_raw = _extract(src, decrypt, tmp, cap)
             manifest, signer, warnings = check_manifest(seen, manifest_raw, sig_raw, require_signature, trusted)
             digest = src.sha256.hexdigest()
             result = OpenResult(dest, len(seen), sum(size for size, _ in seen.values()), kind, manifest, digest,
@@ -142,13 +140,23 @@ def open_bundle(bundle: Path, dest: Path | None = None, *, identity: str | None 
             if sig_raw is not None:
                 _write_member(tmp, signing.MEMBER, io.BytesIO(sig_raw), len(sig_raw))
             os.chmod(tmp, 0o700)
-            if dest.exists():
-                dest.rmdir()  # empty, checked above
-            os.rename(tmp, dest)
+            _place(tmp, dest)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
     return result
+
+
+def _place(tmp: Path, dest: Path) -> None:
+    """Rename the verified tree to ``dest``: a symlink put there meanwhile is refused, never followed."""
+    try:
+        if dest.is_symlink():
+            raise VerificationError(f"{dest} became a symbolic link while the bundle was opened; refused")
+        if dest.exists():
+            dest.rmdir()  # empty, checked before
+        os.rename(tmp, dest)  # rename(2) replaces an empty directory, never writes through a link
+    except OSError as exc:
+        raise VerificationError(f"cannot create {dest}: {exc.strerror}") from None
 
 
 def _extract(src: _Hashing, decrypt, tmp: Path, limits: OpenLimits  # type: ignore[no-untyped-def]
@@ -176,6 +184,7 @@ def _extract(src: _Hashing, decrypt, tmp: Path, limits: OpenLimits  # type: igno
         plain = os.fdopen(rfd, "rb", buffering=CHUNK)
     try:
         reader = zstandard.ZstdDecompressor().stream_reader(plain, read_across_frames=True, closefd=False)
+        assert limits.max_bytes is not None
         capped = _Capped(reader, limits.max_bytes + limits.max_files * 3 * tarfile.BLOCKSIZE + (10 << 20))
         seen, manifest_raw, sig_raw = _members(capped, tmp, limits)
         while capped.read(CHUNK):  # the rest (tar padding): lets decryption authenticate the end
@@ -207,35 +216,25 @@ def _why(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
-def _member_name(info: tarfile.TarInfo) -> str:
-    name = info.name
-    while name.startswith("./"):
-        name = name[2:]
-    parts = name.rstrip("/").split("/") if name else []
-    if (not parts or name.startswith("/") or "\0" in name
-            or any(p in ("", ".", "..") for p in parts)):
-        raise VerificationError(f"unsafe member name {info.name!r} (absolute, '..' or empty); nothing extracted")
-    return "/".join(parts)
-
-
 def _members(stream: _Capped, tmp: Path, limits: OpenLimits
              ) -> tuple[dict[str, tuple[int, str]], bytes | None, bytes | None]:
     seen: dict[str, tuple[int, str]] = {}
     dirs: set[str] = set()
     manifest_raw = sig_raw = None
     count = total = 0
-    with tarfile.open(fileobj=stream, mode="r|", tarinfo=_SafeTarInfo) as tar:  # type: ignore[arg-type]
+    with tarfile.open(fileobj=stream, mode="r|", tarinfo=SafeTarInfo) as tar:  # type: ignore[arg-type]
         for info in tar:
             count += 1
             if count > limits.max_files:
                 raise VerificationError(f"the bundle has more than {limits.max_files} members (limit: --max-files)")
             if info.isdir() and info.name in (".", "./"):  # the archive's root, as `tar -C dir .` writes it
                 continue
-            name = _member_name(info)
+            name = member_name(info)
             if info.isdir():
                 dirs.add(name)
                 continue
-            if not info.isreg() or info.type == tarfile.GNUTYPE_SPARSE:
+            check_not_sparse(info)
+            if not info.isreg():
                 what = ("a symlink" if info.issym() else "a hard link" if info.islnk() else
                         "a device file" if info.isdev() and not info.isfifo() else "a FIFO" if info.isfifo() else
                         f"of tar type {info.type!r}")
@@ -245,7 +244,8 @@ def _members(stream: _Capped, tmp: Path, limits: OpenLimits
                 raise VerificationError(f"member {name!r} appears twice in the archive")
             total += info.size
             if total > limits.max_bytes:
-                raise VerificationError(f"the bundle holds more than {limits.max_bytes} bytes (limit: --max-size)")
+                raise VerificationError(f"the bundle holds more than {limits.max_bytes} bytes (limit: --max-size; "
+                                        f"default max({FLOOR >> 20} MiB, {RATIO} x the bundle's size))")
             body = tar.extractfile(info)
             assert body is not None
             if name in CONTROL:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from collector.bundle import signing
 from collector.bundle.manifest import FORMAT
+from collector.bundle.schema import problem
 from collector.errors import CasepackError
 
 VERIFY_FAILED = 4  # exit status: the bundle is corrupt, tampered with, unsafe or not a bundle
@@ -27,18 +28,24 @@ def check_manifest(seen: dict[str, tuple[int, str]], manifest_raw: bytes, sig_ra
         manifest = json.loads(manifest_raw)
     except (ValueError, UnicodeDecodeError):
         raise VerificationError("not a casepack bundle: manifest.json is not JSON") from None
+    except RecursionError:
+        raise VerificationError("malformed manifest.json: nested too deeply") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         fmt = manifest.get("format") if isinstance(manifest, dict) else None
-        raise VerificationError(f"not a casepack bundle: manifest format is {fmt!r}, expected {FORMAT!r}")
+        shown = repr(fmt[:40]) if isinstance(fmt, str) else "None" if fmt is None else f"a {type(fmt).__name__}"
+        raise VerificationError(f"not a casepack bundle: manifest format is {shown}, expected {FORMAT!r}")
+    why = problem(manifest)
+    if why:
+        raise VerificationError(f"malformed manifest.json: {why}")
     warnings: list[str] = []
     expected: dict[str, tuple[int, str | None]] = {}
-    for art in manifest.get("artifacts") or []:
-        if isinstance(art, dict) and art.get("path"):
+    for art in manifest["artifacts"]:
+        if art.get("path"):
             expected[str(art["path"])] = (art.get("size"), art.get("sha256"))
     files = manifest.get("files")
     if isinstance(files, dict):
         for path, meta in files.items():
-            expected[str(path)] = (meta.get("size"), meta.get("sha256")) if isinstance(meta, dict) else (None, None)
+            expected[str(path)] = (meta.get("size"), meta.get("sha256"))
     else:
         warnings.append("the manifest has no `files` list (older casepack): case, index and report not verified")
         for path in ("SUPPORT_CASE.md", "index.sqlite", "redaction-report.json"):

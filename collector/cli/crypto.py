@@ -13,6 +13,7 @@ import click
 from collector import secrets
 from collector.bundle.casedoc import human_size
 from collector.bundle.crypto import Encryption, keygen
+from collector.bundle.display import safe
 from collector.bundle.opener import OpenLimits, OpenResult, open_bundle
 from collector.bundle.signing import trusted_fingerprints
 from collector.casefile import CaseFile
@@ -92,15 +93,15 @@ def keygen_cmd(output: str) -> None:
 @click.option("-o", "--output", metavar="DIR", help="Directory to extract into (new or empty). "
               "Default: the bundle's name without extensions, here.")
 @passphrase_options
-@click.option("--max-size", default="20GiB", show_default=True, metavar="SIZE", help="Refuse bundles that unpack "
-              "to more than this.")
+@click.option("--max-size", metavar="SIZE", help="Refuse bundles that unpack to more than this. Default: "
+              "max(64MiB, 200 x the bundle's size), so a small bundle cannot fill the disk.")
 @click.option("--max-files", default=100_000, show_default=True, type=click.IntRange(1), help="Refuse bundles with "
               "more members than this.")
 @click.option("--require-signature", is_flag=True, help="Refuse a bundle whose manifest is not signed.")
 @click.option("--trust", metavar="KEYS", help="File of ssh-ed25519 public keys (or SHA256: fingerprints); the "
               "manifest must be signed by one of them.")
 def open_cmd(bundle: Path, identity: str | None, output: str | None, ask_passphrase: bool,
-             passphrase_env: str | None, max_size: str, max_files: int, require_signature: bool,
+             passphrase_env: str | None, max_size: str | None, max_files: int, require_signature: bool,
              trust: str | None) -> None:
     """Decrypt, verify and extract BUNDLE safely (all files checked against the manifest).
 
@@ -108,7 +109,7 @@ def open_cmd(bundle: Path, identity: str | None, output: str | None, ask_passphr
     2 bad usage, 4 the bundle failed verification (corrupt, tampered, unsafe or not a
     casepack bundle). A failed open leaves nothing behind.
     """
-    limits = OpenLimits(parse_size_option(max_size, "--max-size"), max_files)
+    limits = OpenLimits(parse_size_option(max_size, "--max-size") if max_size else None, max_files)
     trusted = trusted_fingerprints(trust) if trust else None
     result = open_bundle(bundle, Path(output) if output else None, identity=identity,
                          passphrase=read_passphrase(ask_passphrase, passphrase_env, confirm=False), limits=limits,
@@ -117,21 +118,23 @@ def open_cmd(bundle: Path, identity: str | None, output: str | None, ask_passphr
 
 
 def open_summary(r: OpenResult) -> str:
+    """What ``open`` prints; every text taken from the bundle passes ``safe`` (no escapes, no forged lines)."""
     case = r.manifest.get("case") or {}
-    sig = f"signed by {r.signer.fingerprint} ({r.signer.public_key[:40]}…)" if r.signer else "not signed"
+    sig = (f"signed by {safe(r.signer.fingerprint, 80)} ({safe(r.signer.public_key, 40)}…)" if r.signer
+           else "not signed")
     side = {"verified": "matches the .sha256 beside it", "absent": "no .sha256 beside it"}.get(r.sidecar, r.sidecar)
     lines = [
-        f"opened:     {r.directory}",
+        f"opened:     {safe(r.directory)}",
         f"verified:   {r.files} files, {human_size(r.bytes)} — sha256 and size match manifest.json",
         f"encrypted:  {r.encrypted}",
         f"sha256:     {r.bundle_sha256} ({side})",
         f"signature:  {sig}",
-        f"bundle:     {r.manifest.get('status')}, created {r.manifest.get('created')}, "
+        f"bundle:     {safe(r.manifest.get('status'), 20)}, created {safe(r.manifest.get('created'), 40)}, "
         f"{len(r.manifest.get('hosts') or [])} host(s)",
     ]
     if case.get("title"):
-        lines.append(f"case:       {str(case['title'])[:90]}")
-    lines += [f"warning:    {w}" for w in r.warnings]
+        lines.append(f"case:       {safe(case['title'], 90)}")
+    lines += [f"warning:    {safe(w)}" for w in r.warnings]
     return "\n".join(lines)
 
 

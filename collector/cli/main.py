@@ -12,7 +12,8 @@ from pathlib import Path
 
 import click
 
-from collector import __version__
+from collector import __version__, interrupt
+from collector.bundle.display import safe
 from collector.casefile import FIELDS, validate_fields
 from collector.cli.crypto import encryption_options, keygen_cmd, open_cmd, resolve_encryption
 from collector.cli.redact import redact_cmd, redaction_options, unmask_cmd
@@ -160,12 +161,20 @@ def _debug_log(text: str) -> str:
     return path
 
 
+def _terminated(exc: interrupt.Terminated) -> None:
+    click.echo(f"casepack: terminated by {exc.name}; temporary files removed, nothing written", err=True)
+    sys.exit(128 + exc.signum)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: maps expected errors to one line and an exit status."""
     want_tb = "--traceback" in (argv if argv is not None else sys.argv[1:])
+    interrupt.install()  # SIGTERM/SIGHUP unwind like Ctrl-C: every finally: removes its temp files
     try:
         cli.main(args=argv, prog_name="casepack", standalone_mode=False)
-    except click.exceptions.Abort:
+    except click.exceptions.Abort as exc:
+        if isinstance(exc.__cause__, interrupt.Terminated):  # click turns KeyboardInterrupt into Abort
+            _terminated(exc.__cause__)
         click.echo("casepack: aborted", err=True)
         sys.exit(130)
     except click.exceptions.Exit as exc:
@@ -174,10 +183,12 @@ def main(argv: list[str] | None = None) -> None:
         exc.show()
         sys.exit(ExitStatus.USAGE)
     except CasepackError as exc:
-        click.echo(f"casepack: error: {exc.message}", err=True)
+        click.echo(f"casepack: error: {safe(exc.message)}", err=True)  # may quote a bundle: one line, no escapes
         if exc.hint:
-            click.echo(f"  hint: {exc.hint}", err=True)
+            click.echo(f"  hint: {safe(exc.hint)}", err=True)
         sys.exit(int(exc.exit_status))
+    except interrupt.Terminated as exc:
+        _terminated(exc)
     except KeyboardInterrupt:
         click.echo("casepack: interrupted; no bundle written", err=True)
         sys.exit(130)
@@ -185,7 +196,7 @@ def main(argv: list[str] | None = None) -> None:
         if want_tb:
             raise
         path = _debug_log(traceback.format_exc())
-        click.echo(f"casepack: internal error: {type(exc).__name__}: {exc}; details in {path}", err=True)
+        click.echo(f"casepack: internal error: {type(exc).__name__}: {safe(exc, 300)}; details in {path}", err=True)
         sys.exit(ExitStatus.ERROR)
     sys.exit(0)
 

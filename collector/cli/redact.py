@@ -11,6 +11,7 @@ import click
 
 from collector.casefile import load_case_file, redaction_section
 from collector.errors import InputError
+from collector.safefile import write_private
 from redaction import RedactionConfig, Redactor
 from redaction.pseudonym import load_mapping, save_mapping, unmask
 from redaction.tree import redact_tree
@@ -60,10 +61,13 @@ def redact_cmd(src: Path, out: Path | None, pseudonymize: bool, mapping: str | N
     report = {"files": redactor.report, "total": sum(sum(c.values()) for c in redactor.report.values()),
               "pseudonymized": pseudonymize, "skipped_binary": result.skipped}
     if report_file:
-        Path(report_file).write_text(json.dumps(report, indent=2) + "\n")
+        write_private(report_file, json.dumps(report, indent=2) + "\n")
     if pseudonymize and redactor.pseudonymizer is not None:
         map_path = mapping or default_mapping(target if target is not None else src)
-        save_mapping(redactor.pseudonymizer.mapping(), map_path)
+        try:
+            save_mapping(redactor.pseudonymizer.mapping(), map_path)
+        except ValueError as exc:
+            raise InputError(str(exc)) from None
         click.echo(f"pseudonym mapping (keep it, never send it): {map_path}", err=True)
     where = "stdout" if target is None else str(target)
     click.echo(f"{result.files} file(s) redacted into {where}: {report['total']} replacement(s)"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from collector.report.render_html import render_html
 from collector.report.render_json import render_json
 from collector.report.render_text import render_text
 from collector.report.review import build_review, render_review
+from collector.safefile import write_private
 
 RENDERERS = {"text": render_text, "json": render_json, "html": render_html}
 
@@ -60,13 +60,7 @@ def report_cmd(bundle: Path, identity: str | None, ask_passphrase: bool, passphr
             analysis.report["index"] = None
     text = RENDERERS[fmt](analysis.report)
     if output:
-        tmp = Path(f"{output}.partial-{os.getpid()}")
-        try:
-            tmp.write_text(text, encoding="utf-8")
-            os.replace(tmp, output)
-        except OSError as exc:
-            tmp.unlink(missing_ok=True)
-            raise InputError(f"cannot write {output}: {exc.strerror}") from None
+        write_private(output, text)  # a new 0600 file renamed into place: a planted link is replaced, not followed
         click.echo(f"report: {output} ({fmt}); {analysis.report['errors']['entries']} error/warning entries, "
                    f"{analysis.report['errors']['distinct_signatures']} signatures"
                    + (f"; index: {analysis.report['index']['path']}" if analysis.report["index"] else ""), err=True)

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from collector import interrupt
 from collector.bundle.manifest import ArtifactResult
 from collector.bundle.writer import BundleWriter
 from collector.engine.checks import evaluate
@@ -58,6 +59,7 @@ class ArtifactCollector:
         self.redactor, self.writer, self.spool_dir = redactor, writer, spool_dir
 
     def collect(self, task: Task) -> list[ArtifactResult]:
+        interrupt.check()  # after SIGTERM/SIGHUP no new artifact starts
         art = task.artifact
         started = time.monotonic()
         source = art.command or " ".join(art.paths)

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
-from collector import __version__, secrets
+from collector import __version__, interrupt, secrets
 from collector.bundle import signing
 from collector.bundle.casedoc import case_context
 from collector.bundle.crypto import Encryption, fingerprint
@@ -120,7 +120,7 @@ def collect(request: CollectRequest, reporter: Reporter | None = None) -> Collec
         def run_host(host_plan: HostPlan) -> tuple[HostResult, list[ArtifactResult]]:
             return _collect_host(steps, host_plan, request, redactor, writer, spool_dir, reporter)
 
-        with ThreadPoolExecutor(max_workers=max(1, request.jobs)) as pool:
+        with ThreadPoolExecutor(max_workers=max(1, request.jobs), initializer=interrupt.worker_thread) as pool:
             for host_result, arts in pool.map(run_host, steps.hosts):
                 hosts.append(host_result)
                 artifacts.extend(arts)
@@ -149,7 +149,10 @@ def collect(request: CollectRequest, reporter: Reporter | None = None) -> Collec
         mapping_path = None
         if redactor is not None and redactor.pseudonymizer is not None:  # customer side only, never in the bundle
             mapping_path = Path(opts.mapping or f"{final}.mapping.json")
-            save_mapping(redactor.pseudonymizer.mapping(), mapping_path)
+            try:
+                save_mapping(redactor.pseudonymizer.mapping(), mapping_path)
+            except ValueError as exc:
+                raise CasepackError(f"the bundle is written, but {exc}", hint="pass --mapping FILE") from None
     except BaseException:
         writer.abort()
         raise
@@ -229,7 +232,7 @@ def _collect_host(steps: Plan, host_plan: HostPlan, request: CollectRequest, red
 
         # a few artifacts at once over the same connection: each SSH command costs a round trip and
         # a session start on the host (~45 ms here), which dominates many small artifacts
-        with ThreadPoolExecutor(max_workers=ARTIFACT_JOBS) as pool:
+        with ThreadPoolExecutor(max_workers=ARTIFACT_JOBS, initializer=interrupt.worker_thread) as pool:
             for done in pool.map(one, host_plan.tasks):
                 results.extend(done)
     finally:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from collector import secrets
+from collector import interrupt, secrets
 from collector.bundle.casedoc import human_size
 from collector.engine.run import CollectRequest, plan_request
 from collector.errors import CasepackError
@@ -79,7 +79,7 @@ def run_process_test(req: ProcessTestRequest) -> ProcessReport:
     started = time.monotonic()
     steps = plan_request(req.collect, time.time())  # the very plan collect would run
     cap = req.collect.options.max_file_size
-    with ThreadPoolExecutor(max_workers=max(1, req.collect.jobs)) as pool:
+    with ThreadPoolExecutor(max_workers=max(1, req.collect.jobs), initializer=interrupt.worker_thread) as pool:
         hosts = list(pool.map(lambda hp: _test_host(steps, hp, cap), steps.hosts))
     total = sum(h.estimate_bytes for h in hosts)
     waves = -(-len(hosts) // max(1, req.collect.jobs))

@@ -9,6 +9,7 @@ import sqlite_utils
 
 from collector.errors import InputError
 from collector.report.signatures import SignatureTable
+from collector.safefile import copy_own_file, private_workdir, replace_with
 
 
 def _iso(ts: float | None) -> str | None:
@@ -16,7 +17,20 @@ def _iso(ts: float | None) -> str | None:
 
 
 def write_index(table: SignatureTable, path: Path) -> int:
-    """(Re)write tables ``error_signatures`` and ``error_lines`` in ``path``; returns the number of lines."""
+    """(Re)write tables ``error_signatures`` and ``error_lines`` in ``path``; returns the number of lines.
+
+    The database is changed in a copy in a private directory beside ``path`` and renamed over it
+    (0600): a symlink or another user's file at ``path`` is refused, never written through.
+    """
+    with private_workdir(path) as work:
+        tmp = work / path.name
+        copy_own_file(path, tmp)
+        lines = _write_tables(table, tmp)
+        replace_with(tmp, path)
+    return lines
+
+
+def _write_tables(table: SignatureTable, path: Path) -> int:
     try:
         db = sqlite_utils.Database(path)
     except Exception as exc:  # noqa: BLE001 - sqlite3 and sqlite_utils raise several kinds

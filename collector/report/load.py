@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from collector.bundle.opener import open_bundle
+from collector.bundle.schema import problem
+from collector.bundle.verify import VerificationError
 from collector.errors import InputError
 
 MAX_MANIFEST = 64 << 20
@@ -53,11 +55,14 @@ def read_manifest(root: Path) -> dict[str, Any]:
                          ) from None
     except (OSError, ValueError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read {path}: {exc}") from None
-    if not isinstance(data, dict) or not str(data.get("format", "")).startswith("casepack/"):
+    except RecursionError:
+        raise VerificationError(f"malformed {path}: nested too deeply") from None
+    if not isinstance(data, dict) or not isinstance(data.get("format"), str) or not data["format"].startswith(
+            "casepack/"):
         raise InputError(f"{path} is not a casepack manifest")
-    for key in ("hosts", "artifacts"):
-        if not isinstance(data.get(key, []), list):
-            raise InputError(f"{path}: {key} is not a list")
+    why = problem(data)
+    if why:
+        raise VerificationError(f"malformed {path}: {why}")
     return data
 
 

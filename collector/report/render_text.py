@@ -1,20 +1,19 @@
-"""The report for a terminal. Text from the bundle is stripped of control characters (no terminal escapes)."""
+"""The report for a terminal. Every text from the bundle goes through ``clean`` (bundle.display.safe)."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from collector.bundle.casedoc import human_size
+from collector.bundle.display import safe
 
-_CTRL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 BARS = "▁▂▃▄▅▆▇█"
 WIDTH = 100
 
 
 def clean(value: Any, limit: int = 400) -> str:
-    text = _CTRL.sub("?", "" if value is None else str(value))
-    return text if len(text) <= limit else text[:limit - 1] + "…"
+    """Bundle text as one printable line (escapes shown, never sent to the terminal), cut to ``limit``."""
+    return safe(value, limit)
 
 
 def sparkline(values: list[float | None], width: int = 60, floor: float | None = None,
@@ -46,7 +45,7 @@ def _heading(title: str) -> list[str]:
 def render_text(r: dict[str, Any]) -> str:
     out: list[str] = [f"casepack report — {clean(r['source'])}",
                       f"bundle {clean(r['bundle']['format'])}, created {clean(r['bundle']['created'])}, "
-                      f"status {clean(r['bundle']['status'])}; report generated {r['generated']}"]
+                      f"status {clean(r['bundle']['status'])}; report generated {clean(r['generated'])}"]
     out += _heading("Case")
     for k, v in r["case"].items():
         if v not in (None, ""):
@@ -79,7 +78,7 @@ def render_text(r: dict[str, Any]) -> str:
     if not r["checks"]:
         out.append("  (no check artifacts)")
     for c in r["checks"]:
-        out.append(f"  {c['result'].upper():<5} {clean(c['host'], 40)} {clean(c['probe'], 30)}/"
+        out.append(f"  {clean(c['result'], 10).upper():<5} {clean(c['host'], 40)} {clean(c['probe'], 30)}/"
                    f"{clean(c['check'], 40)}: {clean(c['message'], 200)}")
         if c["result"] in ("fail", "warn") and c["remedy"]:
             out.append(f"        remedy: {clean(c['remedy'], 200)}")
@@ -98,7 +97,7 @@ def _errors(e: dict[str, Any]) -> list[str]:
         out.append(f"  note: {e['truncated_lines']} over-long line(s) were cut to 64 KiB")
     for s in e["signatures"]:
         hosts = ", ".join(f"{clean(h, 40)} {n}" for h, n in s["hosts"].items())
-        out += ["", f"  [{s['level']}] ×{s['count']}  {clean(s['signature'], 300)}",
+        out += ["", f"  [{clean(s['level'], 10)}] ×{s['count']}  {clean(s['signature'], 300)}",
                 f"      hosts: {hosts}", f"      first {s['first_seen'] or '?'}   last {s['last_seen'] or '?'}"]
         example = s["example"].split("\n")
         out.append(f"      e.g. {clean(example[0], 300)}")

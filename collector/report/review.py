@@ -3,28 +3,20 @@
 Reads ``redaction-report.json``'s audit (file, line, rule, keyed tag — never a value) and prints
 each redacted line of the bundle with its neighbours. The values are already replaced by
 ``[REDACTED:rule:tag]`` in the bundle, so nothing secret is shown; text from the bundle is made
-safe for a terminal (control and escape characters shown as ``\\xNN``).
+safe for a terminal (``collector.bundle.display.safe``: control and escape characters shown escaped).
 """
 
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from collector.bundle.display import safe
 from collector.report.load import Source
 
 MAX_REPORT = 64 << 20
 MAX_LINE_SHOWN = 400
-_UNSAFE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
-
-def safe(text: str) -> str:
-    """Bundle text as one printable line: control and escape characters become ``\\xNN``."""
-    return _UNSAFE.sub(lambda m: f"\\x{ord(m.group()):02x}", text.replace("\n", "\\n"))
-
-
 @dataclass
 class ReviewItem:
     file: str

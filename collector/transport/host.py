@@ -12,6 +12,7 @@ import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from collector import interrupt
 from collector.errors import ArtifactError
 from collector.transport.base import (
     CommandResult,
@@ -177,7 +178,8 @@ class Host:
             with open(dest, "wb") as f:
                 self.read(copy, f.write, timeout=timeout, as_root=use_root)
         finally:
-            self.capture(f"rm -rf -- {shlex.quote(tmp)}", as_root=use_root)
+            with interrupt.cleanup():  # also after SIGTERM: the snapshot is unredacted
+                self.capture(f"rm -rf -- {shlex.quote(tmp)}", as_root=use_root)
         return "sqlite3 VACUUM INTO (snapshot) on the host"
 
     def close(self) -> None:

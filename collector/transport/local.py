@@ -8,6 +8,7 @@ import socket
 import subprocess
 import threading
 
+from collector import interrupt
 from collector.errors import ArtifactError
 from collector.secrets import child_environment
 from collector.transport.base import CHUNK, STDERR_KEEP, CommandResult, Dialogue, Sink, SinkFull
@@ -22,6 +23,7 @@ class LocalConnection:
         self.facts = {"user": self.user}
 
     def execute(self, line: str, sink: Sink, *, timeout: float, dialogue: Dialogue | None = None) -> CommandResult:
+        interrupt.check()  # SIGTERM/SIGHUP: no new command, except cleanup
         try:
             proc = subprocess.Popen(
                 ["/bin/sh", "-c", line],
@@ -53,6 +55,7 @@ class LocalConnection:
 
         timer = threading.Timer(timeout, kill)
         timer.start()
+        stop_key = interrupt.register(lambda: _killpg(proc))
         stopped = False
         try:
             assert proc.stdout is not None
@@ -70,6 +73,7 @@ class LocalConnection:
             raise
         finally:
             timer.cancel()
+            interrupt.unregister(stop_key)
             proc.stdout.close()  # type: ignore[union-attr]
             code = proc.wait()
             err_thread.join(5)
@@ -78,6 +82,7 @@ class LocalConnection:
                     proc.stdin.close()
                 except OSError:
                     pass
+        interrupt.check()  # killed by a stop: not a result to record
         return CommandResult(
             exit_code=None if timed_out.is_set() else code,
             stderr=err_tail.decode("utf-8", "replace").strip(),

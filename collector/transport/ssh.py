@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import paramiko
 
+from collector import interrupt
 from collector.errors import ArtifactError, TransportError
 from collector.transport.base import CHUNK, STDERR_KEEP, CommandResult, Dialogue, Sink, SinkFull
 
@@ -229,6 +230,7 @@ class SshConnection:
             self.facts["via"] = spec.proxy_jump.address
 
     def execute(self, line: str, sink: Sink, *, timeout: float, dialogue: Dialogue | None = None) -> CommandResult:
+        interrupt.check()  # SIGTERM/SIGHUP: no new command, except cleanup
         try:
             chan = self._t.open_session(window_size=WINDOW)
             chan.exec_command(line)
@@ -262,6 +264,9 @@ class SshConnection:
                 try:
                     data = chan.recv(CHUNK)
                 except TimeoutError:
+                    if interrupt.requested():
+                        stopped = True  # the channel is closed below; the remote command gets SIGHUP
+                        break
                     if time.monotonic() > deadline:
                         timed_out = True
                         break
@@ -278,6 +283,7 @@ class SshConnection:
                 pass
             code = None if (stopped or timed_out) else chan.recv_exit_status()
             chan.close()
+        interrupt.check()
         stderr = err[-STDERR_KEEP:].decode("utf-8", "replace").strip()
         return CommandResult(None if timed_out else code, stderr, timed_out=timed_out, stopped=stopped)
 
