@@ -38,6 +38,8 @@ from redaction.pseudonym import save_mapping
 class Reporter(Protocol):
     def host_started(self, host: str) -> None: ...
 
+    def artifact_started(self, host: str, task: str, total: int) -> None: ...  # total: the host's tasks
+
     def artifact_done(self, result: ArtifactResult) -> None: ...
 
     def host_done(self, result: HostResult) -> None: ...
@@ -45,6 +47,9 @@ class Reporter(Protocol):
 
 class NullReporter:
     def host_started(self, host: str) -> None:
+        pass
+
+    def artifact_started(self, host: str, task: str, total: int) -> None:
         pass
 
     def artifact_done(self, result: ArtifactResult) -> None:
@@ -225,6 +230,7 @@ def _collect_host(steps: Plan, host_plan: HostPlan, request: CollectRequest, red
         collector = ArtifactCollector(transport, shown, request.options, steps.window, redactor, writer, spool_dir)
 
         def one(task: Task) -> list[ArtifactResult]:
+            reporter.artifact_started(shown, task.name, len(host_plan.tasks))
             done = [scrub_artifact(redactor, res) for res in collector.collect(task)]
             for res in done:
                 reporter.artifact_done(res)
