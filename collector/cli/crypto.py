@@ -62,12 +62,15 @@ def read_passphrase(ask: bool, env: str | None, confirm: bool) -> str | None:
 
 
 def resolve_encryption(case: CaseFile | None, recipients: tuple[str, ...], ask_passphrase: bool,
-                       passphrase_env: str | None, sign_key: str | None) -> Encryption:
-    """The library's encryption plan plus the passphrase read here (the terminal is the CLI's)."""
+                       passphrase_env: str | None, sign_key: str | None, warn: bool = True) -> Encryption:
+    """The library's encryption plan plus the passphrase read here (the terminal is the CLI's).
+
+    ``warn=False``: the caller prints :data:`UNENCRYPTED_WARNING` itself, after its other checks.
+    """
     plan = plan_encryption(case, recipients, bool(ask_passphrase or passphrase_env), sign_key)
     passphrase = read_passphrase(ask_passphrase, passphrase_env, confirm=True)
     enc = Encryption(plan.recipients, passphrase, plan.sign_key)
-    if not enc.encrypts:
+    if warn and not enc.encrypts:
         click.echo(UNENCRYPTED_WARNING, err=True)
     return enc
 

@@ -8,14 +8,14 @@ import sys
 import tempfile
 import time
 import traceback
-from pathlib import Path
 
 import click
 
 from collector import __version__, interrupt
 from collector.bundle.display import safe
 from collector.casefile import FIELDS, validate_fields
-from collector.cli.crypto import encryption_options, keygen_cmd, open_cmd, resolve_encryption
+from collector.cli.crypto import UNENCRYPTED_WARNING, encryption_options, keygen_cmd, open_cmd, resolve_encryption
+from collector.cli.outpath import resolve_output
 from collector.cli.redact import redact_cmd, redaction_options, unmask_cmd
 from collector.cli.render import ProgressReporter, summary
 from collector.cli.sshopts import ssh_options, ssh_settings
@@ -45,7 +45,10 @@ def cli(ctx: click.Context, traceback: bool) -> None:
 @click.option("-p", "--probe", "probes", multiple=True, metavar="PROBE",
               help="Probe name or probe .toml file (repeatable). Default: system.")
 @click.option("--case", "case_file", metavar="FILE", help="Case file (TOML): fields, contact, vars.")
-@click.option("-o", "--output", metavar="PATH", help="Directory for the bundle, or the bundle's file name.")
+@click.option("-o", "--output", metavar="PATH",
+              help="Directory for the bundle (ends with / or exists; created if missing), or the bundle's file name "
+                   "(an existing file is kept: the bundle gets a -2, -3 … name).")
+@click.option("--force", is_flag=True, help="Replace an existing bundle file named by -o.")
 @click.option("--since", metavar="DUR",
               help="Time window start: 30m, 6h, 2d, 1w or an ISO time (UTC). Default: logs whole (newest "
                    "part up to the size cap), commands such as journalctl the last 24 h.")
@@ -64,7 +67,7 @@ def cli(ctx: click.Context, traceback: bool) -> None:
 @redaction_options
 @ssh_options
 def collect_cmd(hosts: tuple[str, ...], inventory: str | None, probes: tuple[str, ...], case_file: str | None,
-                output: str | None, since: str | None, max_file_size: str | None, jobs: int,
+                output: str | None, force: bool, since: str | None, max_file_size: str | None, jobs: int,
                 variables: tuple[str, ...], fields: tuple[str, ...], template: str | None, label: str | None,
                 no_input: bool, as_json: bool, recipients: tuple[str, ...], ask_passphrase: bool,
                 passphrase_env: str | None, sign_key: str | None, pseudonymize: bool, mapping: str | None,
@@ -78,17 +81,27 @@ def collect_cmd(hosts: tuple[str, ...], inventory: str | None, probes: tuple[str
         probes=probes, case_file=case_file, since=since, max_file_size=max_file_size, variables=variables,
         fields=fields, recipients=recipients, passphrase=bool(ask_passphrase or passphrase_env), sign_key=sign_key,
         pseudonymize=pseudonymize, mapping=mapping), time.time())
-    encryption = resolve_encryption(settings.case, recipients, ask_passphrase, passphrase_env, sign_key)
-    case_fields = settings.fields
-    interactive = sys.stdin.isatty() and sys.stderr.isatty() and not no_input and not as_json
     targets = resolve_hosts(list(hosts), inventory, ssh_settings(ssh, interactive=sys.stdin.isatty()))
-    if interactive:
-        case_fields = _prompt_fields(case_fields)
-    request = CollectRequest(hosts=targets, probes=settings.probes, output=Path(output) if output else None,
-                             case=case_fields, variables=settings.variables, options=settings.options, jobs=jobs,
-                             template=template, label=label, encryption=encryption)
-    reporter = ProgressReporter(enabled=sys.stderr.isatty() and not as_json)
-    result = collect(request, reporter)
+    # every usage check comes before the first warning or prompt
+    encryption = resolve_encryption(settings.case, recipients, ask_passphrase, passphrase_env, sign_key, warn=False)
+    out = resolve_output(output, encrypted=encryption.encrypts, force=force)
+    try:
+        if not encryption.encrypts:
+            click.echo(UNENCRYPTED_WARNING, err=True)
+        if out.renamed_from is not None:
+            click.echo(f"casepack: {out.renamed_from} exists and is kept; writing {out.path} (--force replaces it)",
+                       err=True)
+        case_fields = settings.fields
+        interactive = sys.stdin.isatty() and sys.stderr.isatty() and not no_input and not as_json
+        if interactive:
+            case_fields = _prompt_fields(case_fields)
+        request = CollectRequest(hosts=targets, probes=settings.probes, output=out.path, case=case_fields,
+                                 variables=settings.variables, options=settings.options, jobs=jobs,
+                                 template=template, label=label, encryption=encryption)
+        reporter = ProgressReporter(enabled=sys.stderr.isatty() and not as_json)
+        result = collect(request, reporter)
+    finally:
+        out.release()
     if as_json:
         click.echo(json.dumps({"bundle": str(result.path), "size": result.size, "sha256": result.sha256,
                                "encryption": result.encryption, "signer": result.signer,

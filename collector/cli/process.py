@@ -13,10 +13,11 @@ import click
 
 from collector.bundle.casedoc import human_size
 from collector.cli.crypto import encryption_options, resolve_encryption
+from collector.cli.outpath import make_directory
 from collector.cli.sshopts import ssh_options, ssh_settings
 from collector.defaults import MAX_FILE_SIZE
 from collector.engine.run import CollectRequest, collect
-from collector.errors import CasepackError, ExitStatus, InputError
+from collector.errors import CasepackError, ExitStatus
 from collector.hosts.resolve import resolve_hosts
 from collector.preflight.inspect import Finding
 from collector.preflight.processtest import ProcessReport, ProcessTestRequest, run_process_test
@@ -32,7 +33,7 @@ TEST_BUNDLE_CAP = 4096  # bytes per artifact in a --bundle test bundle
 @click.option("-p", "--probe", "probes", multiple=True, metavar="PROBE", help="Probe (repeatable). Default: system.")
 @click.option("--case", "case_file", metavar="FILE", help="Case file: fields, contacts, [support] plan, vars.")
 @click.option("-o", "--output", metavar="DIR", help="Where bundles will be written (checked for space); the runbook "
-              "and test bundle go here. Default: current directory.")
+              "and test bundle go here (created 0700 if missing). Default: current directory.")
 @click.option("--max-file-size", metavar="SIZE", help=f"Cap per file (default: the case file's, else {MAX_FILE_SIZE}).")
 @click.option("--max-bundle-size", metavar="SIZE", help="Fail when the estimated bundle is larger.")
 @click.option("-j", "--jobs", default=8, show_default=True, type=click.IntRange(1, 256), help="Hosts in parallel.")
@@ -56,9 +57,7 @@ def process_test_cmd(hosts: tuple[str, ...], inventory: str | None, probes: tupl
     settings = resolve_settings(Flags(
         probes=probes, case_file=case_file, max_file_size=max_file_size, variables=variables), time.time())
     case, selected, fields = settings.case, settings.probes, settings.fields
-    out_dir = Path(output) if output else Path.cwd()
-    if not out_dir.is_dir():
-        raise InputError(f"-o {output}: not a directory")
+    out_dir = make_directory(output) if output else Path.cwd()
     targets = resolve_hosts(list(hosts), inventory, ssh_settings(ssh, interactive=sys.stdin.isatty()))
     request = CollectRequest(hosts=targets, probes=selected, output=out_dir, case=fields,
                              variables=settings.variables, options=settings.options,

@@ -30,6 +30,9 @@ class ProgressReporter:
     def host_started(self, host: str) -> None:
         self._say(f"[{host}] collecting…")
 
+    def artifact_started(self, host: str, task: str, total: int) -> None:
+        pass
+
     def artifact_done(self, r: ArtifactResult) -> None:
         size = human_size(r.size) if r.path else ""
         extra = r.error or ("truncated" if r.truncated else "")
