@@ -15,9 +15,11 @@ from collector import __version__, interrupt
 from collector.bundle.display import safe
 from collector.casefile import FIELDS, validate_fields
 from collector.cli.crypto import UNENCRYPTED_WARNING, encryption_options, keygen_cmd, open_cmd, resolve_encryption
+from collector.cli.events import EventLog, Fanout
 from collector.cli.outpath import resolve_output
+from collector.cli.progress import LiveProgress
 from collector.cli.redact import redact_cmd, redaction_options, unmask_cmd
-from collector.cli.render import ProgressReporter, summary
+from collector.cli.render import summary
 from collector.cli.sshopts import ssh_options, ssh_settings
 from collector.defaults import HOST_JOBS, MAX_FILE_SIZE
 from collector.engine.run import CollectRequest, collect
@@ -63,15 +65,19 @@ def cli(ctx: click.Context, traceback: bool) -> None:
 @click.option("--label", help="Short name in the bundle's file name.")
 @click.option("--no-input", is_flag=True, help="Never prompt for case fields.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON; no progress output.")
+@click.option("--events", metavar="FILE|-",
+              help="Append JSON Lines events (host_started, artifact_started, artifact_done, host_done, "
+                   "bundle_written, failed) to FILE, or - for stdout (the summary then goes to stderr).")
+@click.option("-q", "--quiet", is_flag=True, help="Print only the bundle's path and errors.")
 @encryption_options
 @redaction_options
 @ssh_options
 def collect_cmd(hosts: tuple[str, ...], inventory: str | None, probes: tuple[str, ...], case_file: str | None,
                 output: str | None, force: bool, since: str | None, max_file_size: str | None, jobs: int,
                 variables: tuple[str, ...], fields: tuple[str, ...], template: str | None, label: str | None,
-                no_input: bool, as_json: bool, recipients: tuple[str, ...], ask_passphrase: bool,
-                passphrase_env: str | None, sign_key: str | None, pseudonymize: bool, mapping: str | None,
-                **ssh: object) -> None:
+                no_input: bool, as_json: bool, events: str | None, quiet: bool, recipients: tuple[str, ...],
+                ask_passphrase: bool, passphrase_env: str | None, sign_key: str | None, pseudonymize: bool,
+                mapping: str | None, **ssh: object) -> None:
     """Collect from HOSTs (none: this machine) into one support bundle.
 
     HOST is [user@]host[:port] or an ~/.ssh/config alias; with -i, inventory hosts
@@ -84,25 +90,44 @@ def collect_cmd(hosts: tuple[str, ...], inventory: str | None, probes: tuple[str
     targets = resolve_hosts(list(hosts), inventory, ssh_settings(ssh, interactive=sys.stdin.isatty()))
     # every usage check comes before the first warning or prompt
     encryption = resolve_encryption(settings.case, recipients, ask_passphrase, passphrase_env, sign_key, warn=False)
+    if events == "-" and as_json:
+        raise InputError("--events - and --json both want stdout", hint="write the events to a file: --events FILE")
     out = resolve_output(output, encrypted=encryption.encrypts, force=force)
+    log = live = None
     try:
-        if not encryption.encrypts:
+        log = EventLog.open(events) if events else None
+        if not encryption.encrypts and not quiet:
             click.echo(UNENCRYPTED_WARNING, err=True)
-        if out.renamed_from is not None:
+        if out.renamed_from is not None and not quiet:
             click.echo(f"casepack: {out.renamed_from} exists and is kept; writing {out.path} (--force replaces it)",
                        err=True)
         case_fields = settings.fields
-        interactive = sys.stdin.isatty() and sys.stderr.isatty() and not no_input and not as_json
+        interactive = sys.stdin.isatty() and sys.stderr.isatty() and not no_input and not as_json and not quiet
         if interactive:
             case_fields = _prompt_fields(case_fields)
         request = CollectRequest(hosts=targets, probes=settings.probes, output=out.path, case=case_fields,
                                  variables=settings.variables, options=settings.options, jobs=jobs,
                                  template=template, label=label, encryption=encryption)
-        reporter = ProgressReporter(enabled=sys.stderr.isatty() and not as_json)
-        result = collect(request, reporter)
+        live = LiveProgress(enabled=sys.stderr.isatty() and not as_json and not quiet)
+        try:
+            result = collect(request, Fanout(live, log))
+        finally:
+            live.close()
+        if log is not None:
+            log.emit("bundle_written", path=str(result.path), size=result.size, sha256=result.sha256,
+                     status=result.manifest.status, encryption=result.encryption,
+                     exit_status=int(result.exit_status))
+    except CasepackError as exc:
+        if log is not None:
+            log.emit("failed", message=exc.message, exit_status=int(exc.exit_status))
+        raise
     finally:
         out.release()
-    if as_json:
+        if log is not None:
+            log.close()
+    if quiet:
+        click.echo(str(result.path))
+    elif as_json:
         click.echo(json.dumps({"bundle": str(result.path), "size": result.size, "sha256": result.sha256,
                                "encryption": result.encryption, "signer": result.signer,
                                "mapping": str(result.mapping) if result.mapping else None,
@@ -110,7 +135,7 @@ def collect_cmd(hosts: tuple[str, ...], inventory: str | None, probes: tuple[str
                                "exit_status": int(result.exit_status), "manifest": result.manifest.to_dict()},
                               indent=2))
     else:
-        click.echo(summary(result))
+        click.echo(summary(result), err=bool(log and log.to_stdout))
     sys.exit(int(result.exit_status))
 
 

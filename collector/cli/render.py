@@ -1,48 +1,9 @@
-"""Terminal output: progress lines while collecting, and the one-screen summary."""
+"""Terminal output: the one-screen summary after a collection (live progress: :mod:`collector.cli.progress`)."""
 
 from __future__ import annotations
 
-import sys
-import threading
-from typing import TextIO
-
 from collector.bundle.casedoc import human_size
-from collector.bundle.manifest import ArtifactResult, HostResult
 from collector.engine.run import CollectResult
-
-_MARK = {"ok": "ok", "missing": "MISSING", "skipped": "skipped", "denied": "DENIED", "failed": "FAILED",
-         "timed_out": "TIMEOUT"}
-
-
-class ProgressReporter:
-    """One line per artifact and per host on a terminal (stderr); silent otherwise."""
-
-    def __init__(self, stream: TextIO | None = None, enabled: bool = True) -> None:
-        self.stream = stream or sys.stderr
-        self.enabled = enabled
-        self._lock = threading.Lock()
-
-    def _say(self, text: str) -> None:
-        if self.enabled:
-            with self._lock:
-                print(text, file=self.stream, flush=True)
-
-    def host_started(self, host: str) -> None:
-        self._say(f"[{host}] collecting…")
-
-    def artifact_started(self, host: str, task: str, total: int) -> None:
-        pass
-
-    def artifact_done(self, r: ArtifactResult) -> None:
-        size = human_size(r.size) if r.path else ""
-        extra = r.error or ("truncated" if r.truncated else "")
-        if r.check:
-            extra = f"check {r.check['result']}: {r.check['message']}"
-        self._say(f"[{r.host}] {r.probe}/{r.artifact:<22} {_MARK.get(r.status, r.status):<8} {size:>10}  {extra}"
-                  .rstrip())
-
-    def host_done(self, h: HostResult) -> None:
-        self._say(f"[{h.name}] {h.status} in {h.duration:.1f}s{': ' + h.error if h.error else ''}")
 
 
 def summary(result: CollectResult) -> str:
