@@ -20,12 +20,24 @@ class Field:
     name: str
     description: str
     choices: tuple[str, ...] = ()
-    prompt: bool = False  # asked interactively on a TTY when missing
+    prompt: bool = False  # asked interactively on a TTY when missing (every field SUPPORT_CASE.md shows)
+
+    @property
+    def label(self) -> str:
+        """Short name for people: ``contact_email`` → ``contact e-mail``."""
+        return self.name.replace("_", " ").replace("email", "e-mail")
+
+    @property
+    def section_key(self) -> tuple[str, str]:
+        """Where the field sits in a case file: ``("contact", "email")`` or ``("case", "title")``."""
+        if self.name.startswith("contact_"):
+            return "contact", self.name.removeprefix("contact_")
+        return ("contact", self.name) if self.name == "company" else ("case", self.name)
 
 
-FIELDS: tuple[Field, ...] = (
+FIELDS: tuple[Field, ...] = (  # in the order SUPPORT_CASE.md shows them (and the prompts ask)
     Field("title", "one-line summary of the problem", prompt=True),
-    Field("product", "the vendor's product concerned"),
+    Field("product", "the vendor's product concerned", prompt=True),
     Field("severity", "how urgent", ("critical", "high", "medium", "low"), prompt=True),
     Field("impact_class", "what the impact is", ("full-outage", "partial-outage", "defect"), prompt=True),
     Field("category", "where the problem lies",
@@ -33,14 +45,15 @@ FIELDS: tuple[Field, ...] = (
     Field("impact", "business impact: who or what is affected, since when", prompt=True),
     Field("observed", "observed behaviour", prompt=True),
     Field("expected", "expected behaviour", prompt=True),
-    Field("reference", "the vendor's case number, if one exists"),
+    Field("reference", "the vendor's case number, if one exists", prompt=True),
     Field("label", "short name used in the bundle's file name"),
-    Field("contact_name", "who the vendor should talk to"),
-    Field("contact_email", "contact e-mail"),
-    Field("contact_phone", "contact phone"),
-    Field("company", "customer organisation"),
+    Field("contact_name", "who the vendor should talk to", prompt=True),
+    Field("contact_email", "contact e-mail", prompt=True),
+    Field("contact_phone", "contact phone", prompt=True),
+    Field("company", "customer organisation", prompt=True),
 )
 FIELD_NAMES = {f.name: f for f in FIELDS}
+NOT_MISSING = {"reference", "label"}  # never listed as missing: they exist only sometimes
 _SECTIONS = {"case", "contact", "vars", "collect", "redaction", "encryption", "support"}
 
 
@@ -81,6 +94,7 @@ def load_case_file(path: str) -> CaseFile:
 
 
 def validate_fields(fields: dict[str, Any], where: str) -> dict[str, str]:
+    """Known fields, choices normalised; an empty value means "not given" and is dropped."""
     out = {}
     for key, value in fields.items():
         spec = FIELD_NAMES.get(key)
@@ -88,6 +102,8 @@ def validate_fields(fields: dict[str, Any], where: str) -> dict[str, str]:
             raise InputError(f"{where}: unknown case field {key!r}",
                              hint=f"known fields: {', '.join(FIELD_NAMES)}")
         value = str(value).strip()
+        if not value:
+            continue
         if spec.choices:
             value = value.lower().replace(" ", "-").replace("_", "-")
             if value not in spec.choices:
@@ -107,8 +123,16 @@ def parse_field_args(items: tuple[str, ...] | list[str]) -> dict[str, str]:
     return validate_fields(fields, "--field")
 
 
+def missing_fields(case: dict[str, str], products: list[str] | tuple[str, ...] = ()) -> list[str]:
+    """What a vendor would ask for first: the shown fields still empty (product: unless a probe found one)."""
+    found_product = any(p != "system" for p in products)
+    return [f.label for f in FIELDS if f.prompt and f.name not in NOT_MISSING and not case.get(f.name)
+            and not (f.name == "product" and found_product)]
+
+
 def render_case(context: dict[str, Any], template_path: str | None = None) -> str:
-    """Render SUPPORT_CASE.md from the built-in template or a user's Jinja2 file."""
+    """Render SUPPORT_CASE.md from the built-in template or a user's Jinja2 file (``missing`` is added)."""
+    context = {"missing": missing_fields(context.get("case") or {}, context.get("products") or ()), **context}
     loader = jinja2.FileSystemLoader([str(Path(template_path).parent)] if template_path else [str(TEMPLATE_DIR)])
     env = jinja2.Environment(loader=loader, autoescape=False, undefined=jinja2.ChainableUndefined,
                              keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
@@ -120,6 +144,17 @@ def render_case(context: dict[str, Any], template_path: str | None = None) -> st
         raise InputError(f"cannot read template {template_path}") from None
     except jinja2.TemplateError as exc:
         raise InputError(f"template {template_path or name} failed: {exc}") from None
+
+
+def case_file_example(name: str = "case.toml") -> str:
+    """A commented case file with every field and section; it loads with :func:`load_case_file`."""
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATE_DIR)), autoescape=False,
+                             keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
+    rows = [{"section": f.section_key[0], "key": f.section_key[1], "description": f.description,
+             "choices": f.choices} for f in FIELDS]
+    return env.get_template("case.toml.j2").render(
+        name=name, case_fields=[r for r in rows if r["section"] == "case"],
+        contact_fields=[r for r in rows if r["section"] == "contact"])
 
 
 @dataclass

@@ -22,7 +22,7 @@ def run_cli(*args: str, cwd: Path | None = None, timeout: float = 120) -> subpro
 
 def write_probe(path: Path, *commands: tuple[str, str]) -> Path:
     """A probe with one ``command`` artifact per (name, shell command)."""
-    lines = ['name = "tiny"', 'description = "test probe"']
+    lines = [f'name = "{path.stem}"', 'description = "test probe"']
     for name, command in commands:
         lines += ["[[artifact]]", f'name = "{name}"', 'kind = "command"', f"command = {command!r}".replace("'", '"')]
     path.write_text("\n".join(lines) + "\n")

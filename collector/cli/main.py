@@ -13,7 +13,8 @@ import click
 
 from collector import __version__, interrupt
 from collector.bundle.display import safe
-from collector.casefile import FIELDS, validate_fields
+from collector.casefile import FIELDS
+from collector.cli.case import init_cmd, prompt_fields
 from collector.cli.crypto import UNENCRYPTED_WARNING, encryption_options, keygen_cmd, open_cmd, resolve_encryption
 from collector.cli.events import EventLog, Fanout
 from collector.cli.outpath import resolve_output
@@ -104,7 +105,7 @@ def collect_cmd(hosts: tuple[str, ...], inventory: str | None, probes: tuple[str
         case_fields = settings.fields
         interactive = sys.stdin.isatty() and sys.stderr.isatty() and not no_input and not as_json and not quiet
         if interactive:
-            case_fields = _prompt_fields(case_fields)
+            case_fields = prompt_fields(case_fields)
         request = CollectRequest(hosts=targets, probes=settings.probes, output=out.path, case=case_fields,
                                  variables=settings.variables, options=settings.options, jobs=jobs,
                                  template=template, label=label, encryption=encryption)
@@ -137,24 +138,6 @@ def collect_cmd(hosts: tuple[str, ...], inventory: str | None, probes: tuple[str
     else:
         click.echo(summary(result), err=bool(log and log.to_stdout))
     sys.exit(int(result.exit_status))
-
-
-def _prompt_fields(fields: dict[str, str]) -> dict[str, str]:
-    click.echo("Describe the case (Enter skips a field; --no-input never asks):", err=True)
-    for spec in FIELDS:
-        if not spec.prompt or fields.get(spec.name):
-            continue
-        hint = f" [{'/'.join(spec.choices)}]" if spec.choices else ""
-        while True:
-            value = click.prompt(f"  {spec.description}{hint}", default="", show_default=False, err=True)
-            if not value:
-                break
-            try:
-                fields.update(validate_fields({spec.name: value}, "answer"))
-                break
-            except InputError as exc:
-                click.echo(f"  {exc.message}", err=True)
-    return fields
 
 
 @cli.group()
@@ -241,6 +224,7 @@ def main(argv: list[str] | None = None) -> None:
 
 collect_cmd.name = "collect"
 cli.add_command(collect_cmd, "collect")
+cli.add_command(init_cmd, "init")
 cli.add_command(keygen_cmd, "keygen")
 cli.add_command(open_cmd, "open")
 cli.add_command(redact_cmd, "redact")
