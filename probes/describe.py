@@ -20,6 +20,10 @@ def describe(probe: Probe, overrides: dict[str, str] | None = None) -> str:
         lines.append("")
     if probe.discover is not None:
         lines += ["discovery:", *("  " + ln for ln in (probe.discover_help or "runs on the host").splitlines()), ""]
+    if not probe.artifacts:
+        lines.append("artifacts: found at run time by discovery (see above)" if probe.discover is not None
+                     else "artifacts: none")
+        return "\n".join(lines)
     lines.append("artifacts:")
     for art in probe.artifacts:
         try:

@@ -73,3 +73,18 @@ def test_process_test_output_directory_is_created(tmp_path: Path, probe: Path) -
     out = tmp_path / "pt"
     proc = run_cli("process-test", "-p", str(probe), "-o", f"{out}/", "--json")
     assert (out / "PROCESS.md").is_file(), proc.stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (["-p", "BADPROBE"], "undefined"),
+    (["--template", "/nonexistent.j2"], "no such file"),
+    (["--sign", "/nonexistent-key"], "nonexistent-key"),
+    (["--events", "-", "--json"], "both want stdout"),
+])
+def test_usage_errors_come_before_any_warning(tmp_path: Path, probe: Path, args: list[str], message: str) -> None:
+    bad = write_probe(tmp_path / "bad.toml", ("x", "cat {undefined}"))
+    args = [str(bad) if a == "BADPROBE" else a for a in args]
+    proc = run_cli("collect", "-p", str(probe), "-o", f"{tmp_path}/", "--no-input", *args)
+    assert proc.returncode == 2, proc.stderr
+    assert message in proc.stderr and "warning" not in proc.stderr
+    assert proc.stderr.startswith("casepack: error:") or proc.stderr.startswith("Error:")

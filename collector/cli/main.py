@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import tempfile
-import time
 import traceback
 
 import click
@@ -14,19 +12,11 @@ import click
 from collector import __version__, interrupt
 from collector.bundle.display import safe
 from collector.casefile import FIELDS
-from collector.cli.case import init_cmd, prompt_fields
-from collector.cli.crypto import UNENCRYPTED_WARNING, encryption_options, keygen_cmd, open_cmd, resolve_encryption
-from collector.cli.events import EventLog, Fanout
-from collector.cli.outpath import resolve_output
-from collector.cli.progress import LiveProgress
-from collector.cli.redact import redact_cmd, redaction_options, unmask_cmd
-from collector.cli.render import summary
-from collector.cli.sshopts import ssh_options, ssh_settings
-from collector.defaults import HOST_JOBS, MAX_FILE_SIZE
-from collector.engine.run import CollectRequest, collect
+from collector.cli.case import init_cmd
+from collector.cli.crypto import keygen_cmd, open_cmd
+from collector.cli.redact import redact_cmd, unmask_cmd
 from collector.errors import CasepackError, ExitStatus, InputError
-from collector.hosts.resolve import resolve_hosts
-from collector.settings import Flags, parse_pairs, resolve_settings
+from collector.settings import parse_pairs
 from probes.loader import builtin_names, load_probe
 from probes.spec import ProbeSpecError
 
@@ -40,104 +30,6 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 def cli(ctx: click.Context, traceback: bool) -> None:
     """Collect, redact and bundle what a software vendor's support needs."""
     ctx.obj = {"traceback": traceback}
-
-
-@cli.command()
-@click.argument("hosts", nargs=-1)
-@click.option("-i", "--inventory", metavar="FILE", help="TOML or Ansible inventory of hosts.")
-@click.option("-p", "--probe", "probes", multiple=True, metavar="PROBE",
-              help="Probe name or probe .toml file (repeatable). Default: system.")
-@click.option("--case", "case_file", metavar="FILE", help="Case file (TOML): fields, contact, vars.")
-@click.option("-o", "--output", metavar="PATH",
-              help="Directory for the bundle (ends with / or exists; created if missing), or the bundle's file name "
-                   "(an existing file is kept: the bundle gets a -2, -3 … name).")
-@click.option("--force", is_flag=True, help="Replace an existing bundle file named by -o.")
-@click.option("--since", metavar="DUR",
-              help="Time window start: 30m, 6h, 2d, 1w or an ISO time (UTC). Default: logs whole (newest "
-                   "part up to the size cap), commands such as journalctl the last 24 h.")
-@click.option("--max-file-size", metavar="SIZE",
-              help=f"Cap per file; logs keep their newest part. Default: the case file's, else {MAX_FILE_SIZE}.")
-@click.option("-j", "--jobs", default=HOST_JOBS, show_default=True, type=click.IntRange(1, 256),
-              help="Hosts collected in parallel.")
-@click.option("--var", "variables", multiple=True, metavar="NAME=VALUE", help="Probe variable (repeatable).")
-@click.option("--field", "fields", multiple=True, metavar="NAME=VALUE",
-              help="Case field, e.g. severity=high (repeatable). See `casepack fields`.")
-@click.option("--template", metavar="FILE", help="Jinja2 template for SUPPORT_CASE.md.")
-@click.option("--label", help="Short name in the bundle's file name.")
-@click.option("--no-input", is_flag=True, help="Never prompt for case fields.")
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON; no progress output.")
-@click.option("--events", metavar="FILE|-",
-              help="Append JSON Lines events (host_started, artifact_started, artifact_done, host_done, "
-                   "bundle_written, failed) to FILE, or - for stdout (the summary then goes to stderr).")
-@click.option("-q", "--quiet", is_flag=True, help="Print only the bundle's path and errors.")
-@encryption_options
-@redaction_options
-@ssh_options
-def collect_cmd(hosts: tuple[str, ...], inventory: str | None, probes: tuple[str, ...], case_file: str | None,
-                output: str | None, force: bool, since: str | None, max_file_size: str | None, jobs: int,
-                variables: tuple[str, ...], fields: tuple[str, ...], template: str | None, label: str | None,
-                no_input: bool, as_json: bool, events: str | None, quiet: bool, recipients: tuple[str, ...],
-                ask_passphrase: bool, passphrase_env: str | None, sign_key: str | None, pseudonymize: bool,
-                mapping: str | None, **ssh: object) -> None:
-    """Collect from HOSTs (none: this machine) into one support bundle.
-
-    HOST is [user@]host[:port] or an ~/.ssh/config alias; with -i, inventory hosts
-    (narrowed by --limit) are collected too.
-    """
-    settings = resolve_settings(Flags(
-        probes=probes, case_file=case_file, since=since, max_file_size=max_file_size, variables=variables,
-        fields=fields, recipients=recipients, passphrase=bool(ask_passphrase or passphrase_env), sign_key=sign_key,
-        pseudonymize=pseudonymize, mapping=mapping), time.time())
-    targets = resolve_hosts(list(hosts), inventory, ssh_settings(ssh, interactive=sys.stdin.isatty()))
-    # every usage check comes before the first warning or prompt
-    encryption = resolve_encryption(settings.case, recipients, ask_passphrase, passphrase_env, sign_key, warn=False)
-    if events == "-" and as_json:
-        raise InputError("--events - and --json both want stdout", hint="write the events to a file: --events FILE")
-    out = resolve_output(output, encrypted=encryption.encrypts, force=force)
-    log = live = None
-    try:
-        log = EventLog.open(events) if events else None
-        if not encryption.encrypts and not quiet:
-            click.echo(UNENCRYPTED_WARNING, err=True)
-        if out.renamed_from is not None and not quiet:
-            click.echo(f"casepack: {out.renamed_from} exists and is kept; writing {out.path} (--force replaces it)",
-                       err=True)
-        case_fields = settings.fields
-        interactive = sys.stdin.isatty() and sys.stderr.isatty() and not no_input and not as_json and not quiet
-        if interactive:
-            case_fields = prompt_fields(case_fields)
-        request = CollectRequest(hosts=targets, probes=settings.probes, output=out.path, case=case_fields,
-                                 variables=settings.variables, options=settings.options, jobs=jobs,
-                                 template=template, label=label, encryption=encryption)
-        live = LiveProgress(enabled=sys.stderr.isatty() and not as_json and not quiet)
-        try:
-            result = collect(request, Fanout(live, log))
-        finally:
-            live.close()
-        if log is not None:
-            log.emit("bundle_written", path=str(result.path), size=result.size, sha256=result.sha256,
-                     status=result.manifest.status, encryption=result.encryption,
-                     exit_status=int(result.exit_status))
-    except CasepackError as exc:
-        if log is not None:
-            log.emit("failed", message=exc.message, exit_status=int(exc.exit_status))
-        raise
-    finally:
-        out.release()
-        if log is not None:
-            log.close()
-    if quiet:
-        click.echo(str(result.path))
-    elif as_json:
-        click.echo(json.dumps({"bundle": str(result.path), "size": result.size, "sha256": result.sha256,
-                               "encryption": result.encryption, "signer": result.signer,
-                               "mapping": str(result.mapping) if result.mapping else None,
-                               "status": result.manifest.status,
-                               "exit_status": int(result.exit_status), "manifest": result.manifest.to_dict()},
-                              indent=2))
-    else:
-        click.echo(summary(result), err=bool(log and log.to_stdout))
-    sys.exit(int(result.exit_status))
 
 
 @cli.group()
@@ -222,15 +114,16 @@ def main(argv: list[str] | None = None) -> None:
     sys.exit(0)
 
 
-collect_cmd.name = "collect"
-cli.add_command(collect_cmd, "collect")
 cli.add_command(init_cmd, "init")
 cli.add_command(keygen_cmd, "keygen")
 cli.add_command(open_cmd, "open")
 cli.add_command(redact_cmd, "redact")
 cli.add_command(unmask_cmd, "unmask")
 
+from collector.cli.collect import collect_cmd  # noqa: E402 - registered after cli is defined
 from collector.cli.process import process_test_cmd  # noqa: E402 - registered after cli is defined
+
+cli.add_command(collect_cmd, "collect")
 
 cli.add_command(process_test_cmd, "process-test")
 

@@ -1,0 +1,130 @@
+"""CLI for ``casepack collect``: check every option, then warn and prompt, then collect and render."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from collector.bundle import signing
+from collector.cli.case import prompt_fields
+from collector.cli.crypto import UNENCRYPTED_WARNING, encryption_options, resolve_encryption
+from collector.cli.events import EventLog, Fanout
+from collector.cli.outpath import resolve_output
+from collector.cli.progress import LiveProgress
+from collector.cli.redact import redaction_options
+from collector.cli.render import summary
+from collector.cli.sshopts import ssh_options, ssh_settings
+from collector.defaults import HOST_JOBS, MAX_FILE_SIZE
+from collector.engine.run import CollectRequest, collect, plan_request
+from collector.errors import CasepackError, InputError
+from collector.hosts.resolve import resolve_hosts
+from collector.settings import Flags, resolve_settings
+
+
+@click.command("collect")
+@click.argument("hosts", nargs=-1)
+@click.option("-i", "--inventory", metavar="FILE", help="TOML or Ansible inventory of hosts.")
+@click.option("-p", "--probe", "probes", multiple=True, metavar="PROBE",
+              help="Probe name or probe .toml file (repeatable). Default: system.")
+@click.option("--case", "case_file", metavar="FILE", help="Case file (TOML): fields, contact, vars.")
+@click.option("-o", "--output", metavar="PATH",
+              help="Directory for the bundle (ends with / or exists; created if missing), or the bundle's file name "
+                   "(an existing file is kept: the bundle gets a -2, -3 … name).")
+@click.option("--force", is_flag=True, help="Replace an existing bundle file named by -o.")
+@click.option("--since", metavar="DUR",
+              help="Time window start: 30m, 6h, 2d, 1w or an ISO time (UTC). Default: logs whole (newest "
+                   "part up to the size cap), commands such as journalctl the last 24 h.")
+@click.option("--max-file-size", metavar="SIZE",
+              help=f"Cap per file; logs keep their newest part. Default: the case file's, else {MAX_FILE_SIZE}.")
+@click.option("-j", "--jobs", default=HOST_JOBS, show_default=True, type=click.IntRange(1, 256),
+              help="Hosts collected in parallel.")
+@click.option("--var", "variables", multiple=True, metavar="NAME=VALUE", help="Probe variable (repeatable).")
+@click.option("--field", "fields", multiple=True, metavar="NAME=VALUE",
+              help="Case field, e.g. severity=high (repeatable). See `casepack fields`.")
+@click.option("--template", metavar="FILE", help="Jinja2 template for SUPPORT_CASE.md.")
+@click.option("--label", help="Short name in the bundle's file name.")
+@click.option("--no-input", is_flag=True, help="Never prompt for case fields.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON; no progress output.")
+@click.option("--events", metavar="FILE|-",
+              help="Append JSON Lines events (host_started, artifact_started, artifact_done, host_done, "
+                   "bundle_written, failed) to FILE, or - for stdout (the summary then goes to stderr).")
+@click.option("-q", "--quiet", is_flag=True, help="Print only the bundle's path and errors.")
+@encryption_options
+@redaction_options
+@ssh_options
+def collect_cmd(hosts: tuple[str, ...], inventory: str | None, probes: tuple[str, ...], case_file: str | None,
+                output: str | None, force: bool, since: str | None, max_file_size: str | None, jobs: int,
+                variables: tuple[str, ...], fields: tuple[str, ...], template: str | None, label: str | None,
+                no_input: bool, as_json: bool, events: str | None, quiet: bool, recipients: tuple[str, ...],
+                ask_passphrase: bool, passphrase_env: str | None, sign_key: str | None, pseudonymize: bool,
+                mapping: str | None, **ssh: object) -> None:
+    """Collect from HOSTs (none: this machine) into one support bundle.
+
+    HOST is [user@]host[:port] or an ~/.ssh/config alias; with -i, inventory hosts
+    (narrowed by --limit) are collected too.
+    """
+    now = time.time()
+    settings = resolve_settings(Flags(
+        probes=probes, case_file=case_file, since=since, max_file_size=max_file_size, variables=variables,
+        fields=fields, recipients=recipients, passphrase=bool(ask_passphrase or passphrase_env), sign_key=sign_key,
+        pseudonymize=pseudonymize, mapping=mapping), now)
+    if events == "-" and (as_json or quiet):
+        raise InputError(f"--events - and {'--json' if as_json else '--quiet'} both want stdout",
+                         hint="write the events to a file: --events FILE")
+    if template and not Path(template).is_file():
+        raise InputError(f"--template {template}: no such file")
+    targets = resolve_hosts(list(hosts), inventory, ssh_settings(ssh, interactive=sys.stdin.isatty()))
+    request = CollectRequest(hosts=targets, probes=settings.probes, case=settings.fields,
+                             variables=settings.variables, options=settings.options, jobs=jobs,
+                             template=template, label=label)
+    plan_request(request, now)  # an unknown or bad variable is a usage error before any prompt
+    # the passphrase prompt, then the last checks; warnings only once every option is known to be good
+    request.encryption = resolve_encryption(settings.case, recipients, ask_passphrase, passphrase_env, sign_key,
+                                            warn=False)
+    if request.encryption.sign_key:
+        signing.load_signing_key(request.encryption.sign_key)  # a bad key fails here, not after collecting
+    out = resolve_output(output, encrypted=request.encryption.encrypts, force=force)
+    request.output = out.path
+    log = None
+    try:
+        log = EventLog.open(events) if events else None
+        if not request.encryption.encrypts and not quiet:
+            click.echo(UNENCRYPTED_WARNING, err=True)
+        if out.renamed_from is not None and not quiet:
+            click.echo(f"casepack: {out.renamed_from} exists and is kept; writing {out.path} (--force replaces it)",
+                       err=True)
+        if sys.stdin.isatty() and sys.stderr.isatty() and not (no_input or as_json or quiet):
+            request.case = prompt_fields(request.case)
+        live = LiveProgress(enabled=sys.stderr.isatty() and not as_json and not quiet)
+        try:
+            result = collect(request, Fanout(live, log))
+        finally:
+            live.close()
+        if log is not None:
+            log.emit("bundle_written", path=str(result.path), size=result.size, sha256=result.sha256,
+                     status=result.manifest.status, encryption=result.encryption,
+                     exit_status=int(result.exit_status))
+    except CasepackError as exc:
+        if log is not None:
+            log.emit("failed", message=exc.message, exit_status=int(exc.exit_status))
+        raise
+    finally:
+        out.release()
+        if log is not None:
+            log.close()
+    if quiet:
+        click.echo(str(result.path))
+    elif as_json:
+        click.echo(json.dumps({"bundle": str(result.path), "size": result.size, "sha256": result.sha256,
+                               "encryption": result.encryption, "signer": result.signer,
+                               "mapping": str(result.mapping) if result.mapping else None,
+                               "status": result.manifest.status,
+                               "exit_status": int(result.exit_status), "manifest": result.manifest.to_dict()},
+                              indent=2))
+    else:
+        click.echo(summary(result), err=bool(log and log.to_stdout))
+    sys.exit(int(result.exit_status))
