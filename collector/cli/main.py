@@ -6,6 +6,7 @@ import json
 import os
 import sys
 import tempfile
+import threading
 import time
 import traceback
 from pathlib import Path
@@ -27,6 +28,7 @@ from collector.settings import Flags, parse_pairs, resolve_settings
 from probes.loader import builtin_names, load_probe
 from probes.spec import ProbeSpecError
 
+WORKER_WAIT = 0.5  # seconds an interrupted run waits for its workers to kill their commands before exiting
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
@@ -98,7 +100,29 @@ def collect_cmd(hosts: tuple[str, ...], inventory: str | None, probes: tuple[str
                               indent=2))
     else:
         click.echo(summary(result))
-    sys.exit(int(result.exit_status))
+    signum = interrupt.stop_signal()
+    if signum:
+        cut = sum(a.status == "interrupted" for a in result.manifest.artifacts)
+        click.echo(f"casepack: {interrupt.describe(signum)}: partial bundle written ({cut} artifact(s) cut or "
+                   f"not started): {safe(result.path)}", err=True)
+    _exit(int(result.exit_status))
+
+
+def _exit(code: int) -> None:
+    """Exit; after a stop at once, without waiting for a worker thread that is still winding down."""
+    if not interrupt.stop_signal():
+        sys.exit(code)
+    end = time.monotonic() + WORKER_WAIT  # workers kill their commands (remote ones from a fresh channel)
+    for thread in threading.enumerate():
+        if thread is not threading.current_thread() and not thread.daemon:
+            thread.join(max(0.0, end - time.monotonic()))
+    interrupt.run_abort_hooks()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)
 
 
 def _prompt_fields(fields: dict[str, str]) -> dict[str, str]:
@@ -162,14 +186,14 @@ def _debug_log(text: str) -> str:
 
 
 def _terminated(exc: interrupt.Terminated) -> None:
-    click.echo(f"casepack: terminated by {exc.name}; temporary files removed, nothing written", err=True)
-    sys.exit(128 + exc.signum)
+    click.echo(f"casepack: {interrupt.describe(exc.signum)}; temporary files removed, nothing written", err=True)
+    _exit(128 + exc.signum)
 
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: maps expected errors to one line and an exit status."""
     want_tb = "--traceback" in (argv if argv is not None else sys.argv[1:])
-    interrupt.install()  # SIGTERM/SIGHUP unwind like Ctrl-C: every finally: removes its temp files
+    interrupt.install()  # Ctrl-C/SIGTERM/SIGHUP: collect keeps what it has; elsewhere every finally: cleans up
     try:
         cli.main(args=argv, prog_name="casepack", standalone_mode=False)
     except click.exceptions.Abort as exc:
