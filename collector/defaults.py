@@ -14,5 +14,6 @@ MAX_FILE_SIZE = "256MiB"  # per-file cap; logs keep their newest part
 PROCESS_TEST_TIMEOUT = 20.0  # seconds a command may run during process-test
 
 # artifact outcomes, as recorded in the manifest and predicted by process-test
-STATUSES = ("ok", "missing", "skipped", "denied", "failed", "timed_out")
-FAILED = frozenset({"missing", "denied", "failed", "timed_out"})  # make a run partial unless optional
+STATUSES = ("ok", "missing", "skipped", "denied", "failed", "timed_out", "interrupted")
+FAILED = frozenset({"missing", "denied", "failed", "timed_out", "interrupted"})  # make a run partial unless optional
+INTERRUPT_GRACE = 1.2  # seconds collect waits for its workers after Ctrl-C/SIGTERM before writing what it has

@@ -10,6 +10,9 @@ class ExitStatus(IntEnum):
     ERROR = 1  # nothing usable written
     USAGE = 2  # bad usage or bad input files
     PARTIAL = 3  # bundle written, but some artifact or host failed
+    HANGUP = 129  # SIGHUP (128 + 1): partial bundle written (collect) or nothing written
+    INTERRUPTED = 130  # Ctrl-C (128 + SIGINT): partial bundle written (collect) or nothing written
+    TERMINATED = 143  # SIGTERM (128 + 15): partial bundle written (collect) or nothing written
 
 
 class CasepackError(Exception):

@@ -44,3 +44,13 @@ def test_index_mirrors_the_manifest(tmp_path: Path) -> None:
     assert db.execute("select host, probe, sha256 from artifacts").fetchall() == [("n1", "amps", "ab")]
     assert db.execute("select rule, count from redactions").fetchall() == [("key-value", 2)]
     assert db.execute("select value from case_fields where field='severity'").fetchone() == ("low",)
+
+
+def test_documented_artifact_statuses_are_the_code_ones() -> None:
+    from collector.defaults import STATUSES
+
+    row = next(ln for ln in DOC.read_text().split("<!-- keys:artifact -->", 1)[1].splitlines()
+               if ln.startswith("| `status` |"))
+    described = row.split("|")[3].strip()
+    named = re.findall(r"(?:^|, )`(\w+)`", described)
+    assert tuple(named) == STATUSES

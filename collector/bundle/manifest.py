@@ -14,7 +14,8 @@ from collector.defaults import FAILED, STATUSES  # noqa: F401 - re-exported for 
 
 FORMAT = "casepack/1"
 # ok: collected; missing: not found; skipped: not applicable (a required command is absent);
-# denied: no permission; failed: any other error; timed_out: took longer than its timeout
+# denied: no permission; failed: any other error; timed_out: took longer than its timeout;
+# interrupted: cut or never started because the run was stopped (Ctrl-C, SIGTERM, SIGHUP)
 
 
 @dataclass
@@ -69,7 +70,7 @@ class Manifest:
     hosts: list[HostResult] = field(default_factory=list)
     artifacts: list[ArtifactResult] = field(default_factory=list)
     redaction: dict[str, Any] = field(default_factory=dict)
-    status: str = "complete"  # complete / partial / failed
+    status: str = "complete"  # complete / partial / interrupted
     files: dict[str, dict[str, Any]] = field(default_factory=dict)  # bundle's own files: {path: {size, sha256}}
 
     def to_dict(self) -> dict[str, Any]:

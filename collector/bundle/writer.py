@@ -5,7 +5,9 @@ The archive is a sequence of zstd frames that decode, concatenated, to one POSIX
 member's body is compressed *while it is collected* (see :class:`Spool` in
 ``collector.stream``), so adding it to the bundle is a plain copy of compressed
 bytes: a big log is read once, compressed once, and never held in memory.
-``commit`` renames the temp file into place; ``abort`` removes it.
+``commit`` renames the temp file into place; ``abort`` removes it. After ``seal`` only the sealing
+thread adds members (an interrupted run's stragglers cannot slip one in behind the manifest), and
+``members`` lists every member with its size and sha256, so none can go unlisted.
 """
 
 from __future__ import annotations
@@ -35,6 +37,10 @@ def compressor(level: int | None = None, threads: int = -1) -> zstandard.ZstdCom
     return zstandard.ZstdCompressor(compression_params=params)
 
 
+class Sealed(CasepackError):
+    """A worker tried to add a member after the bundle was sealed (the run was interrupted)."""
+
+
 class BundleWriter:
     """Writes members into ``.<final>.partial-<pid>`` and renames it to ``final`` on commit."""
 
@@ -55,6 +61,13 @@ class BundleWriter:
         self._names: set[str] = set()
         self._tar_size = 0
         self.mtime = time.time()
+        self.members: dict[str, tuple[int, str | None]] = {}  # arcname → (size, sha256 of the plain bytes)
+        self._owner: int | None = None  # after seal(): the only thread that may add
+
+    def seal(self) -> None:
+        """From now on only this thread adds members (waits for an add in progress to end)."""
+        with self._lock:
+            self._owner = threading.get_ident()
 
     def unique_name(self, arcname: str) -> str:
         """``arcname``, or ``arcname.2``, ``.3``… if it is taken; reserves the name."""
@@ -80,12 +93,16 @@ class BundleWriter:
             self._tar_size += len(data)
 
     def _reserve(self, arcname: str) -> None:
+        if self._owner is not None and self._owner != threading.get_ident():
+            raise Sealed(f"{arcname}: the bundle is sealed (the run was interrupted)")
         self._names.add(arcname)  # names from unique_name are already in; fixed ones (manifest.json …) join
 
-    def add_frame(self, arcname: str, frame_path: str, size: int, mtime: float | None = None) -> None:
-        """Add a member whose body (``size`` bytes) is already a zstd frame in ``frame_path``."""
+    def add_frame(self, arcname: str, frame_path: str, size: int, mtime: float | None = None,
+                  sha256: str | None = None) -> None:
+        """Add a member whose body (``size`` bytes, plain ``sha256``) is already a zstd frame in ``frame_path``."""
         with self._lock:
             self._reserve(arcname)
+            self.members[arcname] = (size, sha256)
             self._emit(self._header(arcname, size, mtime))
             with open(frame_path, "rb") as f:
                 shutil.copyfileobj(f, self._raw, COPY_CHUNK)
@@ -113,6 +130,7 @@ class BundleWriter:
                     writer.write(data)
                     left -= len(data)
                 writer.close()
+                self.members[arcname] = (size, digest.hexdigest())
                 self._tar_size += size
                 self._emit(b"\0" * (-size % BLOCK))
         return digest.hexdigest()
@@ -120,6 +138,7 @@ class BundleWriter:
     def add_bytes(self, arcname: str, data: bytes) -> str:
         with self._lock:
             self._reserve(arcname)
+            self.members[arcname] = (len(data), hashlib.sha256(data).hexdigest())
             self._emit(self._header(arcname, len(data), None) + data + b"\0" * (-len(data) % BLOCK))
         return hashlib.sha256(data).hexdigest()
 

@@ -9,10 +9,13 @@ from pathlib import Path
 
 import click
 
+from collector import interrupt
 from collector.bundle import signing
+from collector.bundle.display import safe
 from collector.cli.case import prompt_fields
 from collector.cli.crypto import UNENCRYPTED_WARNING, encryption_options, resolve_encryption
 from collector.cli.events import EventLog, Fanout
+from collector.cli.exiting import exit_now
 from collector.cli.outpath import resolve_output
 from collector.cli.progress import LiveProgress
 from collector.cli.redact import redaction_options
@@ -89,6 +92,7 @@ def collect_cmd(hosts: tuple[str, ...], inventory: str | None, probes: tuple[str
         signing.load_signing_key(request.encryption.sign_key)  # a bad key fails here, not after collecting
     out = resolve_output(output, encrypted=request.encryption.encrypts, force=force)
     request.output = out.path
+    release = interrupt.on_abort(out.release)  # a second Ctrl-C exits at once: no empty reservation left
     log = None
     try:
         log = EventLog.open(events) if events else None
@@ -114,6 +118,7 @@ def collect_cmd(hosts: tuple[str, ...], inventory: str | None, probes: tuple[str
         raise
     finally:
         out.release()
+        interrupt.forget_abort(release)
         if log is not None:
             log.close()
     if quiet:
@@ -127,4 +132,9 @@ def collect_cmd(hosts: tuple[str, ...], inventory: str | None, probes: tuple[str
                               indent=2))
     else:
         click.echo(summary(result), err=bool(log and log.to_stdout))
-    sys.exit(int(result.exit_status))
+    signum = interrupt.stop_signal()
+    if signum:
+        cut = sum(a.status == "interrupted" for a in result.manifest.artifacts)
+        click.echo(f"casepack: {interrupt.describe(signum)}: partial bundle written ({cut} artifact(s) cut or "
+                   f"not started): {safe(result.path)}", err=True)
+    exit_now(int(result.exit_status))

@@ -14,6 +14,7 @@ from collector.bundle.display import safe
 from collector.casefile import FIELDS
 from collector.cli.case import init_cmd
 from collector.cli.crypto import keygen_cmd, open_cmd
+from collector.cli.exiting import exit_now
 from collector.cli.redact import redact_cmd, unmask_cmd
 from collector.errors import CasepackError, ExitStatus, InputError
 from collector.settings import parse_pairs
@@ -75,14 +76,14 @@ def _debug_log(text: str) -> str:
 
 
 def _terminated(exc: interrupt.Terminated) -> None:
-    click.echo(f"casepack: terminated by {exc.name}; temporary files removed, nothing written", err=True)
-    sys.exit(128 + exc.signum)
+    click.echo(f"casepack: {interrupt.describe(exc.signum)}; temporary files removed, nothing written", err=True)
+    exit_now(128 + exc.signum)
 
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: maps expected errors to one line and an exit status."""
     want_tb = "--traceback" in (argv if argv is not None else sys.argv[1:])
-    interrupt.install()  # SIGTERM/SIGHUP unwind like Ctrl-C: every finally: removes its temp files
+    interrupt.install()  # Ctrl-C/SIGTERM/SIGHUP: collect keeps what it has; elsewhere every finally: cleans up
     try:
         cli.main(args=argv, prog_name="casepack", standalone_mode=False)
     except click.exceptions.Abort as exc:

@@ -17,7 +17,7 @@ from collector.bundle.manifest import ArtifactResult, HostResult
 
 TICK = 0.5  # seconds between redraws
 _MARK = {"ok": "ok", "missing": "MISSING", "skipped": "skipped", "denied": "DENIED", "failed": "FAILED",
-         "timed_out": "TIMEOUT"}
+         "timed_out": "TIMEOUT", "interrupted": "CUT"}
 
 
 @dataclass
@@ -136,7 +136,7 @@ class LiveProgress:
             self._write(self._clear() + self._block())
 
     def _block(self) -> str:
-        if self._stop.is_set():
+        if self._stop.is_set() or interrupt.requested():  # after Ctrl-C the engine prints below: freeze
             self._drawn = 0
             return ""
         lines = [self._fit(line) for line in self.status_lines()]
@@ -144,6 +144,8 @@ class LiveProgress:
         return "".join(line + "\n" for line in lines)
 
     def _clear(self) -> str:
+        if interrupt.requested():  # the last block stays above the engine's "interrupted" line
+            self._drawn = 0
         text = f"\x1b[{self._drawn}F\x1b[J" if self._drawn else ""
         self._drawn = 0
         return text

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import posixpath
 import re
+import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -59,12 +60,12 @@ class ArtifactCollector:
         self.redactor, self.writer, self.spool_dir = redactor, writer, spool_dir
 
     def collect(self, task: Task) -> list[ArtifactResult]:
-        interrupt.check()  # after SIGTERM/SIGHUP no new artifact starts
         art = task.artifact
         started = time.monotonic()
-        source = art.command or " ".join(art.paths)
-        base = ArtifactResult(self.host, task.probe, art.name, art.kind, source,
-                              optional=art.optional, needs_root=art.needs_root)
+        base = not_started(self.host, task)
+        if interrupt.requested():  # after a stop no new artifact starts
+            return [base]
+        base.status, base.error = "ok", None
         try:
             skip = unmet_requirements(self.t, art)
             if skip:
@@ -76,6 +77,9 @@ class ArtifactCollector:
                 results = [self._command(task, base)]
         except ArtifactError as exc:
             base.status, base.error = exc.status, exc.reason
+            results = [base]
+        except interrupt.Terminated:  # stopped while running: what was read is dropped with its spool
+            base.status, base.error = "interrupted", cut_reason()
             results = [base]
         except Exception as exc:  # noqa: BLE001 - one artifact must never abort the run
             base.status, base.error = "failed", f"internal error: {type(exc).__name__}: {exc}"
@@ -130,12 +134,16 @@ class ArtifactCollector:
                                  optional=art.optional, needs_root=art.needs_root, notes=list(notes), window=window)
             started = time.monotonic()
             try:
-                if art.kind == "stats":
+                if interrupt.requested():
+                    res.status, res.error = "interrupted", stop_reason()
+                elif art.kind == "stats":
                     self._stats(task, info, res)
                 else:
                     self._file(task, info, res)
             except ArtifactError as exc:
                 res.status, res.error = exc.status, exc.reason
+            except interrupt.Terminated:  # this file's spool is dropped; files already stored stay listed
+                res.status, res.error = "interrupted", cut_reason()
             res.duration = round(time.monotonic() - started, 3)
             results.append(res)
         return results
@@ -241,10 +249,26 @@ class ArtifactCollector:
         res.path = self.writer.unique_name(self._arcname(task, path))
         res.size = spool.size - offset
         if spool.compressed:
-            self.writer.add_frame(res.path, spool.path, spool.size, mtime)
+            self.writer.add_frame(res.path, spool.path, spool.size, mtime, spool.sha256)
             res.sha256 = spool.sha256
         else:
             res.sha256 = self.writer.add_file(res.path, spool.path, offset, res.size, mtime)
+
+
+# -- interrupted runs ----------------------------------------------------------------------------
+def not_started(host: str, task: Task) -> ArtifactResult:
+    """The record of an artifact a stop kept from starting."""
+    art = task.artifact
+    return ArtifactResult(host, task.probe, art.name, art.kind, art.command or " ".join(art.paths),
+                          status="interrupted", error=stop_reason(), optional=art.optional, needs_root=art.needs_root)
+
+
+def stop_reason() -> str:
+    return f"not started: {interrupt.describe(interrupt.stop_signal() or signal.SIGINT)}"
+
+
+def cut_reason() -> str:
+    return f"cut: {interrupt.describe(interrupt.stop_signal() or signal.SIGINT)} while running; partial output dropped"
 
 
 # -- decisions shared with process-test (collector.preflight evaluates the same plan) --------------

@@ -7,10 +7,11 @@ import os
 import platform
 import re
 import shutil
+import signal
 import tempfile
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,8 +25,8 @@ from collector.bundle.index import build_index
 from collector.bundle.manifest import ArtifactResult, HostResult, Manifest
 from collector.bundle.writer import BundleWriter
 from collector.casefile import render_case
-from collector.defaults import ARTIFACT_JOBS
-from collector.engine.artifacts import ArtifactCollector, RunOptions
+from collector.defaults import ARTIFACT_JOBS, INTERRUPT_GRACE
+from collector.engine.artifacts import ArtifactCollector, RunOptions, not_started
 from collector.engine.scrub import scrub_artifact, scrub_host, scrub_mapping
 from collector.errors import CasepackError, ExitStatus, InputError
 from collector.hosts.target import HostTarget, safe_name
@@ -119,53 +120,52 @@ def collect(request: CollectRequest, reporter: Reporter | None = None) -> Collec
     sign_key = signing.load_signing_key(enc.sign_key) if enc.sign_key else None  # a bad key fails before collecting
     spool_dir = tempfile.mkdtemp(prefix="casepack-")
     writer = BundleWriter(final, encryption=enc)
-    hosts: list[HostResult] = []
-    artifacts: list[ArtifactResult] = []
+    hard_exit = interrupt.on_abort(lambda: (writer.abort(), shutil.rmtree(spool_dir, ignore_errors=True)))
     try:
-        def run_host(host_plan: HostPlan) -> tuple[HostResult, list[ArtifactResult]]:
-            return _collect_host(steps, host_plan, request, redactor, writer, spool_dir, reporter)
-
-        with ThreadPoolExecutor(max_workers=max(1, request.jobs), initializer=interrupt.worker_thread) as pool:
-            for host_result, arts in pool.map(run_host, steps.hosts):
-                hosts.append(host_result)
-                artifacts.extend(arts)
-        manifest = Manifest(
-            tool={"name": "casepack", "version": __version__, "python": platform.python_version()},
-            created=started.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            case=scrub_mapping(redactor, request.case),
-            window=steps.window.describe(),
-            options={"max_file_size": request.options.max_file_size, "redact": request.options.redact,
-                     "probes": [p.name for p in request.probes], "jobs": request.jobs,
-                     "process_test": request.process_test},
-            hosts=hosts,
-            artifacts=artifacts,
-        )
-        usable = any(a.status == "ok" and a.path for a in artifacts)
-        if not usable:
-            reasons = "; ".join(f"{h.name}: {h.error}" for h in hosts if h.error) or "no artifact collected"
-            raise CasepackError(f"nothing usable was collected ({reasons})", hint="run `casepack process-test`"
-                                " to diagnose access" if any(h.error for h in hosts) else None)
-        partial = any(h.status != "ok" for h in hosts)
-        manifest.status = "partial" if partial else "complete"
-        _finish(writer, manifest, redactor, request, spool_dir)
-        if sign_key is not None:
-            writer.add_bytes(signing.MEMBER, signing.sign(sign_key, manifest.to_json()))
-        size = writer.commit()
-        mapping_path = None
-        if redactor is not None and redactor.pseudonymizer is not None:  # customer side only, never in the bundle
-            mapping_path = Path(opts.mapping or f"{final}.mapping.json")
-            try:
-                save_mapping(redactor.pseudonymizer.mapping(), mapping_path)
-            except ValueError as exc:
-                raise CasepackError(f"the bundle is written, but {exc}", hint="pass --mapping FILE") from None
+        with interrupt.graceful(_announce):  # first Ctrl-C/SIGTERM: stop, then write what was collected
+            hosts, artifacts = collect_hosts(steps, request, redactor, writer, spool_dir, reporter)
+            stopped = interrupt.stop_signal()
+            manifest = Manifest(
+                tool={"name": "casepack", "version": __version__, "python": platform.python_version()},
+                created=started.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                case=scrub_mapping(redactor, request.case),
+                window=steps.window.describe(),
+                options={"max_file_size": request.options.max_file_size, "redact": request.options.redact,
+                         "probes": [p.name for p in request.probes], "jobs": request.jobs,
+                         "process_test": request.process_test},
+                hosts=hosts,
+                artifacts=artifacts,
+            )
+            usable = any(a.status == "ok" and a.path for a in artifacts)
+            if not usable and stopped:
+                raise interrupt.Terminated(stopped)  # nothing collected yet: nothing to keep
+            if not usable:
+                reasons = "; ".join(f"{h.name}: {h.error}" for h in hosts if h.error) or "no artifact collected"
+                raise CasepackError(f"nothing usable was collected ({reasons})", hint="run `casepack process-test`"
+                                    " to diagnose access" if any(h.error for h in hosts) else None)
+            partial = any(h.status != "ok" for h in hosts)
+            manifest.status = "interrupted" if stopped else "partial" if partial else "complete"
+            _finish(writer, manifest, redactor, request, spool_dir)
+            if sign_key is not None:
+                writer.add_bytes(signing.MEMBER, signing.sign(sign_key, manifest.to_json()))
+            size = writer.commit()
+            mapping_path = None
+            if redactor is not None and redactor.pseudonymizer is not None:  # customer side only, never in the bundle
+                mapping_path = Path(opts.mapping or f"{final}.mapping.json")
+                try:
+                    save_mapping(redactor.pseudonymizer.mapping(), mapping_path)
+                except ValueError as exc:
+                    raise CasepackError(f"the bundle is written, but {exc}", hint="pass --mapping FILE") from None
     except BaseException:
         writer.abort()
         raise
     finally:
         shutil.rmtree(spool_dir, ignore_errors=True)
+        interrupt.forget_abort(hard_exit)
+    status = ExitStatus(128 + stopped) if stopped else ExitStatus.PARTIAL if partial else ExitStatus.OK
     signer = fingerprint(signing.public_line(sign_key)) if sign_key is not None else None
-    return CollectResult(final, size, manifest, ExitStatus.PARTIAL if partial else ExitStatus.OK,
-                         writer.sha256, writer.checksum, enc.describe(), signer, mapping_path)
+    return CollectResult(final, size, manifest, status, writer.sha256, writer.checksum, enc.describe(), signer,
+                         mapping_path)
 
 
 def _redactor(request: CollectRequest) -> Redactor:
@@ -198,9 +198,85 @@ def _alias(redactor: Redactor | None) -> Callable[[str], str]:
     return lambda name: p.pseudonym("kw", name)
 
 
+def _announce(signum: int) -> None:
+    """The first Ctrl-C/SIGTERM, said at once (from the signal handler: a raw write, no buffered stream)."""
+    again = "Ctrl-C again" if signum == signal.SIGINT else "a second signal"
+    text = (f"\ncasepack: {interrupt.describe(signum)}: stopping; writing a partial bundle of what was collected "
+            f"({again} abandons it)\n")
+    try:
+        os.write(2, text.encode())
+    except OSError:
+        pass
+
+
+def collect_hosts(steps: Plan, request: CollectRequest, redactor: Redactor | None, writer: BundleWriter,
+                  spool_dir: str, reporter: Reporter) -> tuple[list[HostResult], list[ArtifactResult]]:
+    """Every host in parallel; after a stop, wait :data:`INTERRUPT_GRACE` seconds, then take what is there.
+
+    A host still busy then is recorded from what it reported so far: its other tasks are ``interrupted``,
+    and the writer is sealed first, so a member stored but not yet reported is listed too.
+    """
+    records: list[list[ArtifactResult]] = [[] for _ in steps.hosts]
+    pool = ThreadPoolExecutor(max_workers=max(1, request.jobs), initializer=interrupt.worker_thread)
+    futures = [pool.submit(_collect_host, steps, hp, request, redactor, writer, spool_dir, reporter, rec)
+               for hp, rec in zip(steps.hosts, records, strict=True)]
+    try:
+        deadline = None
+        pending = set(futures)
+        while pending:
+            _, pending = wait(pending, timeout=0.1)
+            if interrupt.requested():
+                deadline = deadline or time.monotonic() + INTERRUPT_GRACE
+                if time.monotonic() > deadline:
+                    break
+    finally:
+        pool.shutdown(wait=not interrupt.requested(), cancel_futures=True)
+    writer.seal()
+    hosts: list[HostResult] = []
+    artifacts: list[ArtifactResult] = []
+    for fut, hp, rec in zip(futures, steps.hosts, records, strict=True):
+        if fut.done() and not fut.cancelled():
+            host, arts = fut.result()
+        else:
+            host, arts = _straggler(hp, list(rec), redactor)
+        hosts.append(host)
+        artifacts.extend(arts)
+    artifacts.extend(_unlisted(writer, artifacts))
+    return hosts, artifacts
+
+
+def _straggler(host_plan: HostPlan, done: list[ArtifactResult], redactor: Redactor | None
+               ) -> tuple[HostResult, list[ArtifactResult]]:
+    """A host still busy (or never started) when the interrupted run stopped waiting for it."""
+    shown = _alias(redactor)(host_plan.target.name)
+    seen = {(r.probe, r.artifact) for r in done}
+    done += [scrub_artifact(redactor, not_started(shown, t)) for t in host_plan.tasks
+             if (t.probe, t.artifact.name) not in seen]
+    host = HostResult(shown, host_plan.target.address, host_plan.target.transport,
+                      probes=sorted({t.probe for t in host_plan.tasks}), status="partial",
+                      error=f"{interrupt.describe(interrupt.stop_signal())} before this host finished")
+    scrub_host(redactor, host)
+    return host, done
+
+
+def _unlisted(writer: BundleWriter, artifacts: list[ArtifactResult]) -> list[ArtifactResult]:
+    """Members a straggler stored but never reported: listed, so the bundle stays verifiable."""
+    listed = {a.path for a in artifacts if a.path}
+    out = []
+    for name, (size, sha) in writer.members.items():
+        if name in listed or not name.startswith("hosts/"):
+            continue
+        parts = name.split("/")
+        host, probe, kind = (parts + ["?"] * 4)[1:4]
+        out.append(ArtifactResult(host, probe, parts[-1], kind, name, status="interrupted", path=name, size=size,
+                                  sha256=sha, error="stored when the run was interrupted; its record was lost"))
+    return out
+
+
 def _collect_host(steps: Plan, host_plan: HostPlan, request: CollectRequest, redactor: Redactor | None,
-                  writer: BundleWriter, spool_dir: str, reporter: Reporter
+                  writer: BundleWriter, spool_dir: str, reporter: Reporter, results: list[ArtifactResult]
                   ) -> tuple[HostResult, list[ArtifactResult]]:
+    """One host's artifacts; each result is appended to ``results`` as soon as it is known."""
     target = host_plan.target
     alias = _alias(redactor)
     shown = alias(target.name)
@@ -210,20 +286,25 @@ def _collect_host(steps: Plan, host_plan: HostPlan, request: CollectRequest, red
     host = HostResult(shown, address, target.transport, probes=[p.name for p in request.probes])
     reporter.host_started(shown)
     started = time.monotonic()
-    results: list[ArtifactResult] = []
     try:
+        interrupt.check()
         transport = target.connect()
     except CasepackError as exc:
         host.status, host.error = "failed", exc.message
         host.duration = round(time.monotonic() - started, 3)
         reporter.host_done(host)
         return host, results
+    except interrupt.Terminated:
+        return _straggler(host_plan, results, redactor)
     host.facts = dict(transport.facts)
     if redactor is not None and redactor.pseudonymizer is not None:
         host.facts = {k: redactor.redact_value(v.encode(), "facts")[0].decode("utf-8", "replace")
                       for k, v in host.facts.items() if k not in ("address", "via")}
     try:
-        discover(steps, host_plan, transport)
+        try:
+            discover(steps, host_plan, transport)
+        except interrupt.Terminated:
+            pass  # the tasks planned so far are recorded as not started below
         for probe_name, error in host_plan.errors:
             results.append(scrub_artifact(redactor, ArtifactResult(shown, probe_name, "discover", "command",
                                                                    "discover", status="failed", error=error)))
@@ -232,15 +313,17 @@ def _collect_host(steps: Plan, host_plan: HostPlan, request: CollectRequest, red
         def one(task: Task) -> list[ArtifactResult]:
             reporter.artifact_started(shown, task.name, len(host_plan.tasks))
             done = [scrub_artifact(redactor, res) for res in collector.collect(task)]
+            results.extend(done)  # seen at once by collect_hosts if this host is still busy after a stop
             for res in done:
                 reporter.artifact_done(res)
             return done
 
         # a few artifacts at once over the same connection: each SSH command costs a round trip and
         # a session start on the host (~45 ms here), which dominates many small artifacts
+        head = list(results)
         with ThreadPoolExecutor(max_workers=ARTIFACT_JOBS, initializer=interrupt.worker_thread) as pool:
-            for done in pool.map(one, host_plan.tasks):
-                results.extend(done)
+            in_order = [r for done in pool.map(one, host_plan.tasks) for r in done]
+        results[:] = head + in_order  # the plan's order, as before
     finally:
         transport.close()
     failures = [r for r in results if r.counts_as_failure]

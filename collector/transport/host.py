@@ -8,6 +8,7 @@ was refused, or nothing was found) live here, so a new transport is only
 
 from __future__ import annotations
 
+import secrets
 import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -157,10 +158,17 @@ class Host:
         if not self.which("sqlite3"):
             raise ArtifactError("failed", "sqlite3 is not installed on the host")
         use_root = as_root and self.can_escalate
-        tmp, res = self.capture("umask 077; mktemp -d 2>/dev/null || mktemp -d -t casepack.XXXXXX", as_root=use_root)
-        tmp = tmp.strip()
-        if res.exit_code != 0 or not tmp.startswith("/"):
-            raise ArtifactError("failed", f"cannot make a temp dir on the host: {res.last_error}")
+        # the name is chosen here, so the cleanup below knows it even if a signal cuts the mkdir short
+        where = f'"${{TMPDIR:-/tmp}}"/casepack-snap-{secrets.token_hex(8)}'
+        try:
+            tmp, res = self.capture(f"umask 077; d={where}; mkdir -- \"$d\" && printf '%s' \"$d\"", as_root=use_root)
+            tmp = tmp.strip()
+            if res.exit_code != 0 or not tmp.startswith("/"):
+                raise ArtifactError("failed", f"cannot make a temp dir on the host: {res.last_error}")
+        except BaseException:
+            with interrupt.cleanup():
+                self.capture(f"rm -rf -- {where}", as_root=use_root)
+            raise
         copy = f"{tmp}/copy.sqlite"
         try:
             # VACUUM INTO reads one snapshot inside a single read transaction, so a busy writer never makes it
@@ -179,7 +187,7 @@ class Host:
                 self.read(copy, f.write, timeout=timeout, as_root=use_root)
         finally:
             with interrupt.cleanup():  # also after SIGTERM: the snapshot is unredacted
-                self.capture(f"rm -rf -- {shlex.quote(tmp)}", as_root=use_root)
+                self.capture(f"rm -rf -- {where}", as_root=use_root)
         return "sqlite3 VACUUM INTO (snapshot) on the host"
 
     def close(self) -> None:

@@ -24,6 +24,44 @@ from collector.transport.base import CHUNK, STDERR_KEEP, CommandResult, Dialogue
 CIPHERS = ("aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "aes128-ctr", "aes256-ctr", "aes192-ctr")
 WINDOW = 4 << 20  # measured: paramiko slows down sharply with larger windows (16 MiB: ~90 MB/s vs ~350)
 PassphrasePrompt = Callable[[str], "str | None"]
+POLL = 0.2  # seconds between looks at a stop request while a command is silent
+KILL_WAIT = 1.0  # seconds to wait for a command's session id, and for the kill's channel
+SID_TAG = b"casepack-sid:"
+SID_REPORT = "printf 'casepack-sid:%s\\n' \"$$\" >&2; "  # sshd made the shell a session leader: $$ is the session id
+
+
+def remote_kill(sid: int) -> str:
+    """A shell line that SIGKILLs every process of session ``sid`` (sudo'd ones with ``sudo -n`` if allowed)."""
+    scan = (f"for p in /proc/[0-9]*; do s=$(sed 's/.*) //' $p/stat 2>/dev/null | cut -d' ' -f4); "
+            f"[ \"$s\" = {sid} ] && kill -9 ${{p#/proc/}} 2>/dev/null; done")
+    return (f"if command -v pkill >/dev/null 2>&1; then pkill -KILL -s {sid}; "
+            f"if pgrep -s {sid} >/dev/null 2>&1; then sudo -n pkill -KILL -s {sid} 2>/dev/null; fi; "
+            f"else {scan}; fi; true")
+
+
+class SidReader:
+    """Takes the ``casepack-sid:N`` line off the front of a command's stderr."""
+
+    def __init__(self) -> None:
+        self.value: int | None = None
+        self._head = b""
+        self._done = False
+
+    def feed(self, data: bytes) -> bytes:
+        if self._done:
+            return data
+        self._head += data
+        nl = self._head.find(b"\n")
+        if nl < 0 and len(self._head) < 64:
+            return b""
+        self._done = True
+        line, rest = (self._head[:nl], self._head[nl + 1:]) if nl >= 0 else (b"", self._head)
+        if line.startswith(SID_TAG) and line[len(SID_TAG):].isdigit():
+            self.value = int(line[len(SID_TAG):])
+        else:
+            rest = self._head
+        self._head = b""
+        return rest
 
 
 @dataclass
@@ -230,27 +268,30 @@ class SshConnection:
             self.facts["via"] = spec.proxy_jump.address
 
     def execute(self, line: str, sink: Sink, *, timeout: float, dialogue: Dialogue | None = None) -> CommandResult:
-        interrupt.check()  # SIGTERM/SIGHUP: no new command, except cleanup
+        interrupt.check()  # after a stop (Ctrl-C, SIGTERM, SIGHUP): no new command, except cleanup
         try:
             chan = self._t.open_session(window_size=WINDOW)
-            chan.exec_command(line)
+            # sshd starts each exec in a new session (setsid): the shell reports its id first, so a stop
+            # can kill everything the command started on the host (see remote_kill)
+            chan.exec_command(SID_REPORT + line)
             if dialogue is None:
                 chan.shutdown_write()
         except (paramiko.SSHException, OSError, EOFError) as exc:
             raise ArtifactError("failed", f"SSH channel failed: {exc or type(exc).__name__}") from None
         deadline = time.monotonic() + timeout
         err = bytearray()
+        sid = SidReader()
         talking = dialogue is not None
-        stopped = timed_out = False
-        chan.settimeout(0.2 if talking else 1.0)
+        stopped = timed_out = interrupted = False
+        chan.settimeout(POLL)
 
         def drain_stderr() -> None:
             nonlocal talking
             while chan.recv_stderr_ready():
-                data = chan.recv_stderr(65536)
+                data = sid.feed(chan.recv_stderr(65536))
                 err.extend(data)
                 del err[:-STDERR_KEEP]
-                if talking and dialogue is not None:
+                if talking and dialogue is not None and data:
                     reply = dialogue.answer(data)
                     if reply:
                         chan.sendall(reply)
@@ -261,12 +302,12 @@ class SshConnection:
         try:
             while True:
                 drain_stderr()
+                if interrupt.requested() and not interrupt.in_cleanup():
+                    interrupted = True
+                    break
                 try:
                     data = chan.recv(CHUNK)
                 except TimeoutError:
-                    if interrupt.requested():
-                        stopped = True  # the channel is closed below; the remote command gets SIGHUP
-                        break
                     if time.monotonic() > deadline:
                         timed_out = True
                         break
@@ -276,16 +317,39 @@ class SshConnection:
                 sink(data)
         except SinkFull:
             stopped = True
+        except BaseException:
+            interrupted = True
+            raise
         finally:
             try:
                 drain_stderr()
             except (paramiko.SSHException, OSError, EOFError):
                 pass
-            code = None if (stopped or timed_out) else chan.recv_exit_status()
+            code = None if (stopped or timed_out or interrupted) else chan.recv_exit_status()
             chan.close()
+            if interrupted or timed_out or stopped:
+                self._kill_session(chan, sid)
         interrupt.check()
         stderr = err[-STDERR_KEEP:].decode("utf-8", "replace").strip()
         return CommandResult(None if timed_out else code, stderr, timed_out=timed_out, stopped=stopped)
+
+    def _kill_session(self, chan: paramiko.Channel, sid: SidReader) -> None:
+        """Kill what the command left on the host: its whole session, from a fresh channel."""
+        end = time.monotonic() + KILL_WAIT
+        while sid.value is None and time.monotonic() < end and not chan.closed:
+            time.sleep(0.02)  # the id travels on stderr ahead of everything else; rarely not here yet
+        if sid.value is None:
+            return
+        try:
+            with interrupt.cleanup():
+                kill = self._t.open_session(timeout=KILL_WAIT)
+                kill.settimeout(KILL_WAIT)
+                kill.exec_command(remote_kill(sid.value))
+                kill.shutdown_write()
+                kill.recv_exit_status()
+                kill.close()
+        except (paramiko.SSHException, OSError, EOFError, TimeoutError):
+            pass  # the connection is gone: sshd ends the session's processes' pipes, the timeout wrapper the rest
 
     def close(self) -> None:
         _close(self._chain)
