@@ -1,5 +1,5 @@
 """Live progress on a terminal: a status block per host (the artifact now running, its elapsed time)
-and a totals line, redrawn in place; problems and finished hosts are printed above it and stay."""
+and a totals line, redrawn in place; each finished artifact and host is printed above it and stays."""
 
 from __future__ import annotations
 
@@ -68,10 +68,7 @@ class LiveProgress:
                     del h.running[f"{r.probe}/{r.artifact}"]
                 h.done += 1
             h.size += r.size if r.path else 0
-        if r.status not in ("ok", "skipped") or r.check and r.check.get("result") != "pass":
-            self.log(artifact_line(r))
-        else:
-            self._redraw()
+        self.log(artifact_line(r))
 
     def host_done(self, h: HostResult) -> None:
         with self._lock:
