@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import logging
 import socket
 import threading
 import time
@@ -20,6 +21,10 @@ import paramiko
 from collector import interrupt
 from collector.errors import ArtifactError, TransportError
 from collector.transport.base import CHUNK, STDERR_KEEP, CommandResult, Dialogue, Sink, SinkFull
+
+# paramiko logs handshake failures (wrong port, HTTP server, banner timeout) with a traceback through
+# logging's last-resort handler; casepack reports them as one line (TransportError) instead
+logging.getLogger("paramiko").addHandler(logging.NullHandler())
 
 CIPHERS = ("aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "aes128-ctr", "aes256-ctr", "aes192-ctr")
 WINDOW = 4 << 20  # measured: paramiko slows down sharply with larger windows (16 MiB: ~90 MB/s vs ~350)
