@@ -10,7 +10,7 @@ from __future__ import annotations
 import posixpath
 import re
 import shlex
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 
 from probes.spec import Artifact, DiscoveryContext
 
@@ -80,3 +80,29 @@ def include_dir(ctx: DiscoveryContext, found: ArtifactList, role: str, directory
         found.file(role, "config", f"{directory}/{pattern}", f"{why} ({state})", optional=exists)
     return matches
 
+
+
+References = Callable[[str, str], Iterator[tuple[str, str]]]
+
+
+def walk_configs(ctx: DiscoveryContext, found: ArtifactList, start: str, why: str,
+                 refs: References) -> dict[str, str | None]:
+    """Record ``start`` and every config file it includes, each once, in file order; return their texts.
+
+    ``refs(path, text)`` yields ``(included path, why)`` as it reads ``text`` (lazily, so an include is
+    visited where it stands, before the lines after it — the order the product itself reads them in).
+    A file that cannot be read is still recorded (its artifact then says ``missing``/``denied``).
+    """
+    texts: dict[str, str | None] = {}
+
+    def visit(path: str, reason: str) -> None:
+        if path in texts:
+            return
+        found.file("config", "config", path, reason)
+        texts[path] = text = ctx.read_text(path)
+        if text is not None:
+            for target, because in refs(path, text):
+                visit(target, because)
+
+    visit(start, why)
+    return texts

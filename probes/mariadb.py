@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import posixpath
 import re
+from collections.abc import Iterator
 from dataclasses import replace
 
-from probes.configref import ArtifactList, include_dir, resolve
+from probes.configref import ArtifactList, include_dir, resolve, walk_configs
 from probes.loader import BUILTIN_DIR, probe_from_toml
 from probes.spec import Artifact, DiscoveryContext, Probe
 
@@ -47,24 +48,19 @@ def discover(ctx: DiscoveryContext) -> list[Artifact]:
     conf = ctx.variables.get("mysql_conf") or "/etc/mysql/my.cnf"
     found = ArtifactList()
     server: dict[str, str] = {}
-    seen: set[str] = set()
 
-    def visit(path: str, why: str) -> None:
-        if path in seen:
-            return
-        seen.add(path)
-        found.file("config", "config", path, why)
-        for group, key, value in parse_options(ctx.read_text(path) or ""):
+    def refs(path: str, text: str) -> Iterator[tuple[str, str]]:
+        for group, key, value in parse_options(text):
             if group == "!" and key == "include":
-                visit(resolve(value, posixpath.dirname(path)), f"!include in {path}")
+                yield resolve(value, posixpath.dirname(path)), f"!include in {path}"
             elif group == "!" and key == "includedir":
                 d = resolve(value, posixpath.dirname(path))
                 for m in include_dir(ctx, found, "config", d, "*.cnf", f"!includedir in {path}"):
-                    visit(m, f"!includedir in {path}")
+                    yield m, f"!includedir in {path}"
             elif SERVER_GROUPS.match(group):
                 server[key] = value
 
-    visit(conf, "mysql_conf")
+    walk_configs(ctx, found, conf, "mysql_conf", refs)
     datadir = server.get("datadir") or DEFAULT_DATADIR
     for option, role in LOG_OPTIONS.items():
         value = server.get(option) or (server.get("log_slow_query_file") if option == "slow_query_log_file" else "")

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import posixpath
 import shlex
+from collections.abc import Iterator
 from dataclasses import replace
 
-from probes.configref import ArtifactList, expand_glob, resolve
+from probes.configref import ArtifactList, expand_glob, resolve, walk_configs
 from probes.loader import BUILTIN_DIR, probe_from_toml
 from probes.spec import Artifact, DiscoveryContext, Probe
 
@@ -41,16 +42,8 @@ def discover(ctx: DiscoveryContext) -> list[Artifact]:
     conf = ctx.variables.get("redis_conf") or "/etc/redis/redis.conf"
     found = ArtifactList()
     settings: dict[str, str] = {}
-    seen: set[str] = set()
 
-    def visit(path: str, why: str) -> None:
-        if path in seen:
-            return
-        seen.add(path)
-        found.file("config", "config", path, why)
-        text = ctx.read_text(path)
-        if text is None:
-            return
+    def refs(path: str, text: str) -> Iterator[tuple[str, str]]:
         for key, args in parse_directives(text):
             if key == "include" and args:
                 target = resolve(args[0], posixpath.dirname(path))
@@ -58,12 +51,12 @@ def discover(ctx: DiscoveryContext) -> list[Artifact]:
                 if not matches:
                     found.file("config", "config", target, f"include in {path} (no file matches)")
                 for m in matches:
-                    visit(m, f"include in {path}")
+                    yield m, f"include in {path}"
             elif key in ("logfile", "dir") and args:
                 settings[key] = args[0]
 
-    visit(conf, "redis_conf")
-    if not settings and ctx.read_text(conf) is None:  # config unreadable: the packaged log location at least
+    texts = walk_configs(ctx, found, conf, "redis_conf", refs)
+    if not settings and texts[conf] is None:  # config unreadable: the packaged log location at least
         found.file("log", "log", DEFAULT_LOG_GLOB, f"{conf} unreadable: the packaged log directory")
     data_dir = settings.get("dir", "")
     logfile = settings.get("logfile", "")

@@ -342,3 +342,24 @@ class SshFleet:
 
     def __exit__(self, *exc: object) -> None:
         self.stop_all()
+
+
+def fleet_of(base: Path, *names: str) -> Iterator[SshFleet]:
+    """A fleet of hosts under ``base`` for a module fixture (``yield from fleet_of(...)``), stopped afterwards."""
+    fleet = SshFleet(base)
+    for name in names:
+        fleet.add_host(name)
+    yield fleet
+    fleet.stop_all()
+
+
+def running(marker: str) -> list[int]:
+    """Pids whose command line holds ``marker`` (remote processes too: the fleet's hosts are on loopback)."""
+    pids = []
+    for pid in os.listdir("/proc"):
+        try:
+            if pid.isdigit() and marker.encode() in Path(f"/proc/{pid}/cmdline").read_bytes():
+                pids.append(int(pid))
+        except OSError:
+            continue
+    return pids

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.sshfleet import SshFleet, is_root, sshd_available
+from tests.sshfleet import SshFleet, fleet_of, is_root, running, sshd_available
 
 pexpect = pytest.importorskip("pexpect")
 
@@ -33,22 +33,8 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory: pytest.TempPathFactory):
-    f = SshFleet(tmp_path_factory.mktemp("fleet"))
-    f.add_host("h1")
-    yield f
-    f.stop_all()
+    yield from fleet_of(tmp_path_factory.mktemp("fleet"), "h1")
 
-
-def running(marker: str) -> list[int]:
-    """Pids whose command line holds ``marker`` (remote processes too: the hosts are on loopback)."""
-    pids = []
-    for pid in os.listdir("/proc"):
-        try:
-            if pid.isdigit() and marker.encode() in Path(f"/proc/{pid}/cmdline").read_bytes():
-                pids.append(int(pid))
-        except OSError:
-            continue
-    return pids
 
 
 class Run:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.sshfleet import CPPASS_PASSWORD, USER_DENY, USER_PASS, SshFleet, is_root, sshd_available
+from tests.sshfleet import CPPASS_PASSWORD, USER_DENY, USER_PASS, SshFleet, fleet_of, is_root, sshd_available
 
 CASEPACK = shutil.which("casepack")
 pytestmark = [
@@ -29,11 +29,7 @@ ORDER = ("ok", "skipped", "missing", "denied", "failed", "timed_out")
 
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory: pytest.TempPathFactory):
-    f = SshFleet(tmp_path_factory.mktemp("agreefleet"))
-    for name in ("a1", "a2", "a3"):
-        f.add_host(name)
-    yield f
-    f.stop_all()
+    yield from fleet_of(tmp_path_factory.mktemp("agreefleet"), "a1", "a2", "a3")
 
 
 @pytest.fixture(scope="module")

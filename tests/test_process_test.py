@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.sshfleet import USER_DENY, SshFleet, is_root, sshd_available, unreachable_address
+from tests.sshfleet import USER_DENY, SshFleet, fleet_of, is_root, sshd_available, unreachable_address
 
 CASEPACK = shutil.which("casepack")
 pytestmark = [
@@ -36,11 +36,7 @@ availability = "24x7"
 
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory: pytest.TempPathFactory):
-    f = SshFleet(tmp_path_factory.mktemp("ptfleet"))
-    for name in ("p1", "p2", "p3"):
-        f.add_host(name)
-    yield f
-    f.stop_all()
+    yield from fleet_of(tmp_path_factory.mktemp("ptfleet"), "p1", "p2", "p3")
 
 
 @pytest.fixture(scope="module")

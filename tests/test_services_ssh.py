@@ -10,7 +10,7 @@ import pytest
 
 from tests.services import REDIS_PASSWORD, Service, check_service_bundle, collect, postgresql_service, redis_service
 from tests.services import service_root as service_root
-from tests.sshfleet import SshFleet, is_root, sshd_available
+from tests.sshfleet import SshFleet, fleet_of, is_root, sshd_available
 from tests.test_services_postgresql import VIEWS
 from tests.test_services_redis import RUNTIME
 
@@ -24,10 +24,7 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory: pytest.TempPathFactory):
-    f = SshFleet(tmp_path_factory.mktemp("fleet"))
-    f.add_host("svc")
-    yield f
-    f.stop_all()
+    yield from fleet_of(tmp_path_factory.mktemp("fleet"), "svc")
 
 
 def over_ssh(fleet: SshFleet) -> tuple[str, ...]:

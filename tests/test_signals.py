@@ -18,6 +18,7 @@ import pytest
 import zstandard
 
 from tests.cryptokit import ROOT, good_files, manifest_for, member, tar_of
+from tests.sshfleet import running
 
 CLI = [sys.executable, "-c", "from collector.cli import main; main()"]
 
@@ -34,16 +35,6 @@ def wait_for(cond, timeout: float = 30.0) -> None:  # type: ignore[no-untyped-de
         assert time.monotonic() < end, "timed out waiting"
         time.sleep(0.02)
 
-
-def running(marker: str) -> list[int]:
-    pids = []
-    for pid in os.listdir("/proc"):
-        try:
-            if pid.isdigit() and marker.encode() in Path(f"/proc/{pid}/cmdline").read_bytes():
-                pids.append(int(pid))
-        except OSError:
-            continue
-    return pids
 
 
 def stats_db(path: Path, rows: int = 20_000) -> Path:

@@ -20,6 +20,7 @@ from tests.sshfleet import (
     USER_DENY,
     USER_PASS,
     SshFleet,
+    fleet_of,
     is_root,
     sshd_available,
     unreachable_address,
@@ -35,11 +36,7 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory: pytest.TempPathFactory):
-    f = SshFleet(tmp_path_factory.mktemp("fleet"))
-    for name in ("h1", "h2", "h3"):
-        f.add_host(name)
-    yield f
-    f.stop_all()
+    yield from fleet_of(tmp_path_factory.mktemp("fleet"), "h1", "h2", "h3")
 
 
 @pytest.fixture(scope="module")
