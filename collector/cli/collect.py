@@ -127,6 +127,7 @@ def collect_cmd(hosts: tuple[str, ...], inventory: str | None, probes: tuple[str
         click.echo(json.dumps({"bundle": str(result.path), "size": result.size, "sha256": result.sha256,
                                "encryption": result.encryption, "signer": result.signer,
                                "mapping": str(result.mapping) if result.mapping else None,
+                               "record": str(result.record) if result.record else None,
                                "status": result.manifest.status,
                                "exit_status": int(result.exit_status), "manifest": result.manifest.to_dict()},
                               indent=2))

@@ -15,10 +15,10 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from collector import __version__, interrupt, secrets
-from collector.bundle import signing
+from collector.bundle import runrecord, signing
 from collector.bundle.casedoc import case_context
 from collector.bundle.crypto import Encryption, fingerprint
 from collector.bundle.index import build_index
@@ -74,6 +74,7 @@ class CollectRequest:
     process_test: bool = False
     extra_files: dict[str, bytes] = field(default_factory=dict)  # e.g. PROCESS.md
     encryption: Encryption | None = None  # recipients / passphrase / signing key; None: plain, unsigned
+    record_extra: dict[str, Any] = field(default_factory=dict)  # more keys for ``<bundle>.status.json``
 
 
 @dataclass
@@ -87,6 +88,7 @@ class CollectResult:
     encryption: str = "none"
     signer: str | None = None  # fingerprint of the manifest's signing key
     mapping: Path | None = None  # with --pseudonymize: where the pseudonym mapping went (0600, beside the bundle)
+    record: Path | None = None  # ``<bundle>.status.json``: hosts and failures, readable without the key
 
 
 def bundle_path(output: Path | None, label: str, when: datetime) -> Path:
@@ -149,6 +151,10 @@ def collect(request: CollectRequest, reporter: Reporter | None = None) -> Collec
             if sign_key is not None:
                 writer.add_bytes(signing.MEMBER, signing.sign(sign_key, manifest.to_json()))
             size = writer.commit()
+            targets = {alias(t.name): t.name for t in request.hosts}
+            record = runrecord.write_record(final, runrecord.build_record(
+                manifest, final, writer.sha256, size, encrypted=enc.encrypts, targets=targets,
+                extra=request.record_extra))
             mapping_path = None
             if redactor is not None and redactor.pseudonymizer is not None:  # customer side only, never in the bundle
                 mapping_path = Path(opts.mapping or f"{final}.mapping.json")
@@ -165,7 +171,7 @@ def collect(request: CollectRequest, reporter: Reporter | None = None) -> Collec
     status = ExitStatus(128 + stopped) if stopped else ExitStatus.PARTIAL if partial else ExitStatus.OK
     signer = fingerprint(signing.public_line(sign_key)) if sign_key is not None else None
     return CollectResult(final, size, manifest, status, writer.sha256, writer.checksum, enc.describe(), signer,
-                         mapping_path)
+                         mapping_path, record)
 
 
 def _redactor(request: CollectRequest) -> Redactor:
