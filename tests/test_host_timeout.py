@@ -85,6 +85,7 @@ def test_a_dead_and_a_hung_host_end_at_the_deadline(fleet: SshFleet, tmp_path: P
                   "-o", f"{out}/", "--no-input", "--json", "--host-timeout", "4", "--connect-timeout", "60",
                   "-j", "1")
     wall = time.monotonic() - t0
+    print(f"host-timeout run: wall {wall:.2f}s")  # the figure docs/fleet.md quotes (pytest -s)
     assert res.returncode == 3, res.stderr
     # -j 1: the hosts run one after the other, each given up on at 4 s (+ the close grace): never 60 s or 600 s
     assert wall < 4 + 4 + 4 + 6, f"the run took {wall:.1f}s"
