@@ -78,7 +78,14 @@ def collect_cmd(resume: tuple[str, ...], **params: Any) -> None:
     """
     prior = None
     if resume:
+        if params.get("shard"):
+            raise InputError("--resume takes the hosts from the records; --shard cannot narrow it",
+                             hint="use --limit to narrow a resumed run")
         prior = resume_from(list(resume))
+        if not prior.rerun and not (params.get("hosts") or params.get("inventory")):
+            raise InputError(f"the record of {prior.records[0][1]['bundle']} does not say how the run was made "
+                             "(written before --resume existed)", hint="give the hosts or -i INVENTORY and the "
+                             "options again")
         if not prior.left() and not prior.may_miss_shards:
             _nothing_left(prior)
         for note in apply_rerun(params, prior, click.get_current_context()):
