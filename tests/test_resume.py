@@ -105,6 +105,7 @@ def test_resume_collects_exactly_what_failed(fleet: SshFleet, tmp_path: Path, fi
     inventory(inv, "cptest")  # fixed: r2's user may use sudo, r3's sshd runs again
     second = run_cli("collect", "--resume", str(bundle1), "--no-input", "--json")
     assert second.returncode == 0, second.stderr
+    assert "resuming 1 bundle(s): r2: 1 artifact(s); r3: the whole host" in second.stderr
     two = json.loads(second.stdout)
     m2 = two["manifest"]
     bundle2 = Path(two["bundle"])

@@ -124,6 +124,8 @@ def run_collect(prior: Prior | None, hosts: tuple[str, ...], inventory: str | No
         targets, shard_key = prior.hosts(selected), prior.shard
         if not targets:
             _nothing_left(prior)
+        if not quiet:
+            click.echo(f"casepack: resuming {len(prior.records)} bundle(s): {prior.summary(targets)}", err=True)
     else:
         targets, shard_key = shard_hosts(selected, shard, inventory)
     if not targets:

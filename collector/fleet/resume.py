@@ -131,6 +131,12 @@ class Prior:
                 out.append(t)
         return out
 
+    def summary(self, targets: list[HostTarget], most: int = 5) -> str:
+        """``r2: 1 artifact(s); r3: the whole host`` (at most ``most`` hosts named)."""
+        parts = [f"{t.name}: {self.pending[t.name].describe()}" for t in targets[:most]]
+        more = f"; and {len(targets) - most} more host(s)" if len(targets) > most else ""
+        return "; ".join(parts) + more
+
     def keep_tasks(self, host_plan: HostPlan) -> None:
         """After discovery: only the tasks left on this host; file artifacts narrowed to the files that failed."""
         pending = self.pending.get(host_plan.target.name, Pending())
