@@ -142,7 +142,8 @@ def run_collect(prior: Prior | None, hosts: tuple[str, ...], inventory: str | No
         request.case = {**prior.case, **request.case}
         request.resume_of, request.select_tasks = prior.resume_of, prior.keep_tasks
         request.until = prior.until
-        request.pseudonyms = earlier_pseudonyms(prior) if settings.options.pseudonymize else {}
+        if settings.options.pseudonymize:
+            request.pseudonyms, request.pseudonym_key = earlier_pseudonyms(prior)
     plan_request(request, now)  # an unknown or bad variable is a usage error before any prompt
     # the passphrase prompt, then the last checks; warnings only once every option is known to be good
     request.encryption = resolve_encryption(settings.case, recipients, ask_passphrase, passphrase_env, sign_key,

@@ -223,23 +223,27 @@ def _a_file(source: object) -> bool:
         c in source for c in "*?[")
 
 
-def earlier_pseudonyms(prior: Prior) -> dict[str, str]:
-    """pseudonym → value from the earlier runs' mapping files (``--mapping``, else ``<bundle>.mapping.json``)."""
-    from redaction.pseudonym import load_mapping
+def earlier_pseudonyms(prior: Prior) -> tuple[dict[str, str], bytes | None]:
+    """pseudonym → value from the earlier runs' mapping files (``--mapping``, else ``<bundle>.mapping.json``),
+    and the per-run pseudonym key saved there, if pseudonyms are keyed and no case key made them."""
+    from redaction import pseudonym
 
     out: dict[str, str] = {}
+    key = None
     for bundle, record in prior.records:
         if not (record.get("rerun") or {}).get("pseudonymize"):
             continue
         path = Path((record.get("rerun") or {}).get("mapping") or f"{bundle}.mapping.json")
         try:
-            out.update(load_mapping(path))
+            out.update(pseudonym.load_mapping(path))
+            load_key = getattr(pseudonym, "load_run_key", None)  # keyed pseudonyms (case sets)
+            key = key or (load_key(path) if load_key is not None else None)
         except (OSError, ValueError, KeyError, AssertionError) as exc:
             raise InputError(f"--resume: cannot read the first run's pseudonym mapping {path} "
                              f"({type(exc).__name__})",
                              hint="the resumed bundle must use the same pseudonyms: keep the mapping beside "
                                   "the bundle") from None
-    return out
+    return out, key
 
 
 def seed_pseudonyms(pseudonymizer: Any, mapping: dict[str, str]) -> None:
