@@ -127,7 +127,8 @@ def test_resume_collects_exactly_what_failed(fleet: SshFleet, tmp_path: Path, fi
     before = sorted(p.name for p in out.iterdir())
     third = run_cli("collect", "--resume", str(out), "--no-input", "--json")
     assert third.returncode == 0, third.stderr
-    assert "nothing left to collect" in third.stderr and third.stdout == ""
+    assert "nothing left to collect" in third.stderr
+    assert json.loads(third.stdout) == {"bundle": None, "status": "nothing_left", "exit_status": 0}
     assert sorted(p.name for p in out.iterdir()) == before
     # the resumed bundle alone says the same (its record lists only what it collected, all ok)
     assert "nothing left" in run_cli("collect", "--resume", str(bundle2), "--no-input").stderr

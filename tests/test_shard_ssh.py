@@ -53,6 +53,11 @@ def test_shards_partition_the_inventory(setup: tuple[list[str], Path]) -> None:
         assert record["shard"] == m["shard"] and record["inventory"] == list(HOSTS) and record["case_id"] == "C-7"
         seen += expected
     assert sorted(seen) == sorted(HOSTS)  # every host once
+    empty = next(i for i in range(1, 9) if all(shard_of(h, 8) != i for h in HOSTS))  # more shards than hosts
+    code, out, err = collect(*args, "--shard", f"{empty}/8", "-o", f"{tmp}/empty/")
+    assert code == 0 and "holds none of the 5 selected host(s)" in err
+    assert out == {"bundle": None, "status": "empty_shard", "exit_status": 0}
+    assert not (tmp / "empty").exists() or not list((tmp / "empty").iterdir())
 
 
 def test_group_shard_after_limit(setup: tuple[list[str], Path]) -> None:
