@@ -79,6 +79,7 @@ def test_process_test_takes_the_same_shard(setup: tuple[list[str], Path]) -> Non
     res = run_cli("process-test", *[a for a in args if a != "--no-input"], "--shard", "2/2", "-o", str(tmp / "pt"))
     report = json.loads(res.stdout)
     assert sorted(h["name"] for h in report["hosts"]) == [h for h in HOSTS if shard_of(h, 2) == 2]
+    assert "--shard 2/2" in Path(report["runbook"]).read_text()  # the runbook's command collects that shard
 
 
 def test_a_set_resumes_the_shard_that_never_ran(setup: tuple[list[str], Path]) -> None:
