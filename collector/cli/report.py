@@ -55,6 +55,9 @@ def report_cmd(bundle: Path, identity: str | None, ask_passphrase: bool, passphr
         raise InputError("--index and --no-index exclude each other")
     if fmt == "html" and not output and sys.stdout.isatty():
         raise InputError("--format html writes a file", hint="add -o report.html")
+    if index_file and is_case_set(bundle):
+        raise InputError("--index is not written for a case set", hint="report one shard (or its opened "
+                         "directory) to get its index")
     passphrase = read_passphrase(ask_passphrase, passphrase_env, confirm=False)
     if is_case_set(bundle):
         _report_set(bundle, identity, passphrase, fmt, output, top)

@@ -18,14 +18,18 @@ def _alerts(f: dict[str, Any]) -> list[str]:
     return out
 
 
+def _counts(f: dict[str, Any], esc: Callable[[Any], str]) -> str:
+    ok = sum(h["status"] == "ok" for h in f["hosts"])
+    signed = f"signed by {esc(f['signed_by'])}" if f["signed_by"] else "not signed"
+    return (f"{len(f['shards'])} shard(s), {len(f['hosts'])} host(s) ({ok} ok, {len(f['hosts']) - ok} not ok, "
+            f"{len(f['unaccounted'])} unaccounted); caseset.json {signed}")
+
+
 def fleet_text(r: dict[str, Any], one: Callable[[dict[str, Any]], str]) -> str:
     f = r["fleet"]
-    ok = sum(h["status"] == "ok" for h in f["hosts"])
     out = [f"casepack fleet report — {clean(r['source'])}",
-           f"case set {clean(f['case_id'], 80)}: {len(f['shards'])} shard(s), {len(f['hosts'])} host(s) "
-           f"({ok} ok, {len(f['hosts']) - ok} not ok, {len(f['unaccounted'])} unaccounted); caseset.json "
-           + (f"signed by {clean(f['signed_by'], 80)}" if f["signed_by"] else "not signed")
-           + f"; report generated {clean(r['generated'])}"]
+           f"case set {clean(f['case_id'], 80)}: {_counts(f, lambda v: clean(v, 80))}; "
+           f"report generated {clean(r['generated'])}"]
     out += [f"  !!! {clean(a, 600)}" for a in _alerts(f)]
     if f["case"].get("title"):
         out.append(f"  case: {clean(f['case']['title'], 200)}")
@@ -69,12 +73,8 @@ def fleet_text(r: dict[str, Any], one: Callable[[dict[str, Any]], str]) -> str:
 def fleet_html(r: dict[str, Any], e: Callable[[Any], str], table: Callable[..., str]) -> list[str]:
     """The fleet section's HTML elements (the caller wraps the page and appends each shard's body)."""
     f = r["fleet"]
-    ok = sum(h["status"] == "ok" for h in f["hosts"])
     body = [f"<h1>casepack fleet report — {e(f['case'].get('title') or f['case_id'])}</h1>",
-            f'<div class="sub">{e(r["source"])} · {len(f["shards"])} shard(s), {len(f["hosts"])} host(s): {ok} ok, '
-            f'{len(f["hosts"]) - ok} not ok, {len(f["unaccounted"])} unaccounted · caseset.json '
-            + (f"signed by {e(f['signed_by'])}" if f["signed_by"] else "not signed")
-            + f' · generated {e(r["generated"])}</div>']
+            f'<div class="sub">{e(r["source"])} · {_counts(f, e)} · generated {e(r["generated"])}</div>']
     body += [f'<div class="alert">{e(a)}</div>' for a in _alerts(f)]
     body += ['<h2 id="shards">Shards</h2>', table(["shard", "status", "size", "hosts", "problem"], [
         [e(s["file"]), f'<span class="{"pass" if s["status"] == "ok" else "fail"}">{e(s["status"])}</span>',
