@@ -19,7 +19,7 @@ from redaction.pseudonym import keyed_name
 
 
 @click.command("merge")
-@click.argument("shards", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("shards", nargs=-1, required=True, metavar="SHARD...", type=click.Path(path_type=Path))
 @click.option("-o", "--output", required=True, metavar="SET", type=click.Path(path_type=Path),
               help="The case set directory to write (new, empty, or an earlier case set to replace).")
 @click.option("--sign-key", "sign_key", metavar="KEY",
