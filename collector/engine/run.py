@@ -37,7 +37,7 @@ from collector.hosts.target import HostTarget, safe_name
 from collector.plan import HostPlan, Plan, Task, build_plan, discover, make_window
 from probes.spec import Probe
 from redaction import RedactionConfig, Redactor
-from redaction.pseudonym import save_mapping
+from redaction.pseudonym import key_id, save_mapping
 
 
 class Reporter(Protocol):
@@ -150,7 +150,7 @@ def collect(request: CollectRequest, reporter: Reporter | None = None) -> Collec
                          "process_test": request.process_test},
                 hosts=hosts,
                 artifacts=artifacts,
-                case_id=request.case_id or uuid.uuid4().hex,
+                case_id=_case_id(request, redactor),
                 inventory=[alias(t.name) for t in request.inventory or request.hosts],
                 shard=request.shard,
                 resume_of=request.resume_of,
@@ -190,6 +190,17 @@ def collect(request: CollectRequest, reporter: Reporter | None = None) -> Collec
     signer = fingerprint(signing.public_line(sign_key)) if sign_key is not None else None
     return CollectResult(final, size, manifest, status, writer.sha256, writer.checksum, enc.describe(), signer,
                          mapping_path, record)
+
+
+def _case_id(request: CollectRequest, redactor: Redactor | None) -> str:
+    """Given (flag, case file, resumed bundle), else one per case key — shards pseudonymized with the same
+    key are one case without any coordination —, else new."""
+    if request.case_id:
+        return request.case_id
+    p = redactor.pseudonymizer if redactor is not None else None
+    if p is not None and not p.random_key:
+        return f"key-{key_id(p.key)}"
+    return f"run-{uuid.uuid4().hex}"  # declared by nobody: merge may join it to another case
 
 
 def _redactor(request: CollectRequest) -> Redactor:

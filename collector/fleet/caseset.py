@@ -138,15 +138,25 @@ def _dedupe(inputs: list[_Input]) -> list[_Input]:
     return list(by_name.values())
 
 
+UNDECLARED = "run-"  # a case id the engine made up for one run (no --case-id, case file or case key)
+
+
 def _case(shards: list[ShardInfo], warnings: list[str]) -> tuple[str | None, dict[str, str]]:
     ids: dict[str, list[str]] = {}
     for s in shards:
         if s.case_id:
             ids.setdefault(s.case_id, []).append(s.file)
-    if len(ids) > 1:
-        shown = "; ".join(f"{cid}: {', '.join(files[:3])}" for cid, files in sorted(ids.items()))
+    declared = {cid: files for cid, files in ids.items() if not cid.startswith(UNDECLARED)}
+    if len(declared) > 1:
+        shown = "; ".join(f"{cid}: {', '.join(files[:3])}" for cid, files in sorted(declared.items()))
         raise InputError(f"the shards belong to different cases (case_id {shown})",
                          hint="merge each case into its own set")
+    if len(ids) > len(declared) and len(ids) > 1:  # runs that declared no case: joined, and said so
+        cid = next(iter(declared), None) or min(ids)
+        loose = sorted(f for c, files in ids.items() if c != cid for f in files)
+        warnings.append(f"{len(loose)} shard(s) declared no case id ({', '.join(loose[:3])}"
+                        f"{' …' if len(loose) > 3 else ''}); joined into case {cid}")
+        ids = {cid: ids[cid]}
     newest = max(shards, key=lambda s: (s.created, s.file))
     case = dict(newest.case)
     for key in sorted({k for s in shards for k in s.case}):
