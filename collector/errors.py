@@ -10,6 +10,7 @@ class ExitStatus(IntEnum):
     ERROR = 1  # nothing usable written
     USAGE = 2  # bad usage or bad input files
     PARTIAL = 3  # bundle written, but some artifact or host failed
+    UPLOAD_FAILED = 5  # collect --upload: the bundle was written and is kept, but its upload failed
     HANGUP = 129  # SIGHUP (128 + 1): partial bundle written (collect) or nothing written
     INTERRUPTED = 130  # Ctrl-C (128 + SIGINT): partial bundle written (collect) or nothing written
     TERMINATED = 143  # SIGTERM (128 + 15): partial bundle written (collect) or nothing written
@@ -34,6 +35,14 @@ class InputError(CasepackError):
 
 class TransportError(CasepackError):
     """A host cannot be reached or used at all."""
+
+
+class UploadError(CasepackError):
+    """A bundle could not be delivered (DNS, refused, TLS, auth, quota, HTTP status, connection lost)."""
+
+    def __init__(self, message: str, hint: str | None = None, retry: bool = False) -> None:
+        super().__init__(message, hint)
+        self.retry = retry  # worth another attempt after a pause (5xx, a dropped connection)
 
 
 class ArtifactError(Exception):
