@@ -85,3 +85,118 @@ def make_ca_and_cert(base: Path, host: str = "127.0.0.1") -> tuple[Path, Path, P
     run("openssl", "x509", "-req", "-in", str(csr), "-CA", str(ca), "-CAkey", str(ca_key), "-CAcreateserial",
         "-out", str(cert), "-days", "2", "-extfile", str(ext))
     return ca, cert, key
+
+
+def free_port(address: str = "127.0.0.1") -> int:
+    with socket.socket() as s:
+        s.bind((address, 0))
+        return int(s.getsockname()[1])
+
+
+def wait_port(port: int, address: str = "127.0.0.1", timeout: float = 10.0) -> None:
+    import time
+
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        try:
+            socket.create_connection((address, port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on {address}:{port} after {timeout} s")
+
+
+DAV_USER = "uploader"
+DAV_PASSWORD = "Dav-upload-pw-7c1e"
+
+
+class DavServer:
+    """nginx from Debian over TLS (a throw-away CA) with WebDAV PUT/MKCOL:
+    /dav/ basic auth (DAV_USER/DAV_PASSWORD), /open/ no auth (a pre-signed URL's stand-in), /small/ a 1 KiB
+    body limit (413), /busy/ always 503."""
+
+    def __init__(self, base: Path) -> None:
+        self.base = base
+        self.root = base / "www"
+        for d in ("dav", "open", "small"):
+            (self.root / d).mkdir(parents=True, exist_ok=True)
+        self.ca, cert, key = make_ca_and_cert(base)
+        self.port = free_port()
+        hashed = subprocess.run(["openssl", "passwd", "-apr1", DAV_PASSWORD], check=True, capture_output=True,
+                                text=True).stdout.strip()
+        (base / "htpasswd").write_text(f"{DAV_USER}:{hashed}\n")
+        self.conf = base / "nginx.conf"
+        self.conf.write_text(f"""
+user root;
+worker_processes 1;
+pid {base}/nginx.pid;
+error_log {base}/error.log info;
+events {{ worker_connections 64; }}
+http {{
+    access_log {base}/access.log;
+    client_body_temp_path {base}/body;
+    proxy_temp_path {base}/proxy;
+    fastcgi_temp_path {base}/fastcgi;
+    uwsgi_temp_path {base}/uwsgi;
+    scgi_temp_path {base}/scgi;
+    server {{
+        listen 127.0.0.1:{self.port} ssl;
+        ssl_certificate {cert};
+        ssl_certificate_key {key};
+        root {self.root};
+        client_max_body_size 256m;
+        location /dav/ {{
+            dav_methods PUT MKCOL;
+            create_full_put_path on;
+            dav_access user:rw;
+            auth_basic "casepack drop";
+            auth_basic_user_file {base}/htpasswd;
+        }}
+        location /open/ {{ dav_methods PUT; dav_access user:rw; }}
+        location /small/ {{ dav_methods PUT; client_max_body_size 1k; }}
+        location /busy/ {{ return 503 "drop box in maintenance"; }}
+    }}
+}}
+""")
+        res = subprocess.run(["nginx", "-c", str(self.conf)], capture_output=True, text=True)
+        if res.returncode != 0:
+            raise RuntimeError(f"nginx did not start: {res.stderr}")
+        wait_port(self.port)
+
+    def url(self, path: str, user: str | None = None) -> str:
+        return f"https://{user + '@' if user else ''}127.0.0.1:{self.port}{path}"
+
+    def stop(self) -> None:
+        subprocess.run(["nginx", "-c", str(self.conf), "-s", "quit"], capture_output=True)
+        pid = self.base / "nginx.pid"
+        import time
+
+        end = time.monotonic() + 10
+        while pid.exists() and time.monotonic() < end:
+            time.sleep(0.05)
+
+
+class TinyProxy:
+    """tinyproxy from Debian on loopback (CONNECT to any port), its log readable by the test."""
+
+    def __init__(self, base: Path) -> None:
+        base.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        self.log = base / "tinyproxy.log"
+        conf = base / "tinyproxy.conf"
+        conf.write_text(f'Port {self.port}\nListen 127.0.0.1\nTimeout 60\nLogFile "{self.log}"\nLogLevel Connect\n'
+                        f'PidFile "{base}/tinyproxy.pid"\nMaxClients 20\nAllow 127.0.0.1\n')
+        self.proc = subprocess.Popen(["tinyproxy", "-d", "-c", str(conf)], stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        wait_port(self.port)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def text(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=10)

@@ -68,7 +68,7 @@ class HttpsSender:
         self.target = target
         self.session = requests.Session()  # trust_env: HTTPS_PROXY, NO_PROXY, REQUESTS_CA_BUNDLE
         self.session.mount("https://", _BigBlocks())
-        self.session.verify = ca_file or True
+        self.verify: str | bool = ca_file or True  # per request: a session-level value loses to REQUESTS_CA_BUNDLE
         if target.password is not None:
             self.session.auth = (target.user, target.password)
         elif target.token is not None:
@@ -109,7 +109,8 @@ class HttpsSender:
 
     def _call(self, method: str, url: str, what: str, **kwargs: Any) -> requests.Response:
         try:
-            return self.session.request(method, url, timeout=TIMEOUT, allow_redirects=False, **kwargs)
+            return self.session.request(method, url, timeout=TIMEOUT, allow_redirects=False, verify=self.verify,
+                                        **kwargs)
         except requests.exceptions.RequestException as exc:
             raise connection_error(exc, self.target) from None
 

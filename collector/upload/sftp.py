@@ -23,8 +23,10 @@ import posixpath
 import shlex
 import socket
 import stat
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from queue import Empty, Queue
 from typing import Any, BinaryIO
 
 import paramiko
@@ -238,8 +240,7 @@ class SftpSender:
         sftp = self._client()
         acks = _Acks(sftp)
         done = offset
-        while data := src.read(REQUEST):
-            digest.update(data)
+        for data in hashed_chunks(src, digest, REQUEST):
             sftp._async_request(acks, CMD_WRITE, handle, int64(done), data)
             acks.pending += 1
             done += len(data)
@@ -285,6 +286,43 @@ def _exists(sftp: paramiko.SFTPClient, path: str) -> bool:
         return False
     except PermissionError:
         return False  # a write-only drop box: we cannot know; the upload goes to .part and the rename decides
+
+
+def hashed_chunks(src: BinaryIO, digest: Any, size: int) -> Iterator[bytes]:
+    """The rest of ``src`` in ``size`` pieces, read and hashed on another thread (hashlib releases the GIL, so
+    hashing runs beside paramiko's packet work instead of adding to it: ~0.7 s per GiB here)."""
+    queue: Queue[bytes | BaseException] = Queue(maxsize=16)
+    stop = threading.Event()
+
+    def read() -> None:
+        try:
+            while not stop.is_set():
+                data = src.read(size)
+                if data:
+                    digest.update(data)
+                queue.put(data)
+                if not data:
+                    return
+        except BaseException as exc:  # noqa: BLE001 - handed to the sender, raised there
+            queue.put(exc)
+
+    reader = threading.Thread(target=read, name="upload-read", daemon=True)
+    reader.start()
+    try:
+        while True:
+            item = queue.get()
+            if isinstance(item, BaseException):
+                raise item
+            if not item:
+                return
+            yield item
+    finally:
+        stop.set()
+        while reader.is_alive():  # unblock a reader waiting on a full queue, then let it end
+            try:
+                queue.get_nowait()
+            except Empty:
+                reader.join(0.05)
 
 
 def _hash_local(src: BinaryIO, length: int, digest: Any) -> None:
