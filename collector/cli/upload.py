@@ -15,7 +15,8 @@ from collector.casefile import load_case_file, upload_section
 from collector.cli.events import EventLog
 from collector.cli.sshopts import ssh_connect_options, ssh_settings
 from collector.cli.uploadview import Both, TerminalProgress, UploadEvents
-from collector.errors import CasepackError, InputError
+from collector.errors import CasepackError, ExitStatus, InputError
+from collector.hosts.resolve import SshOptions
 from collector.settings import parse_size_option
 from collector.upload import Credentials, Receipt, UploadRequest, apply_credentials, parse_target, upload
 from collector.upload.run import RETRIES
@@ -24,7 +25,7 @@ from collector.upload.run import RETRIES
 def upload_request(source: Path, to: str | None, case_file: str | None, *, password_env: str | None = None,
                    token_env: str | None = None, ask_password: bool = False, ca_file: str | None = None,
                    max_size: str | None = None, allow_unencrypted: bool = False, retries: int = RETRIES,
-                   ssh: dict[str, Any] | None = None, flag: str = "--to") -> UploadRequest:
+                   ssh: SshOptions | None = None, flag: str = "--to") -> UploadRequest:
     """Flags over the case file's ``[upload]``; every check that needs no network, before anything is sent."""
     section = upload_section(load_case_file(case_file) if case_file else None)
     url = to or section.to
@@ -46,7 +47,7 @@ def upload_request(source: Path, to: str | None, case_file: str | None, *, passw
     if ca and not Path(ca).is_file():
         raise InputError(f"--ca-file {ca}: no such file")
     size = max_size or section.max_size
-    return UploadRequest(source=source, target=target, ssh=ssh_settings(ssh or {}, interactive=sys.stdin.isatty()),
+    return UploadRequest(source=source, target=target, ssh=ssh or SshOptions(),
                          ca_file=ca, max_size=parse_size_option(size, "--max-size") if size else None,
                          allow_unencrypted=allow_unencrypted or section.allow_unencrypted, retries=retries)
 
@@ -84,7 +85,8 @@ def upload_cmd(source: str, to: str | None, case_file: str | None, ask_password:
                          hint="write the events to a file: --events FILE")
     request = upload_request(Path(source), to, case_file, password_env=password_env, token_env=token_env,
                              ask_password=ask_password, ca_file=ca_file, max_size=max_size,
-                             allow_unencrypted=allow_unencrypted, retries=retries, ssh=ssh)
+                             allow_unencrypted=allow_unencrypted, retries=retries,
+                             ssh=ssh_settings(ssh, interactive=sys.stdin.isatty()))
     log = EventLog.open(events) if events else None
     live = TerminalProgress(enabled=sys.stderr.isatty() and not (as_json or quiet))
     try:
@@ -112,3 +114,26 @@ def render_receipts(receipts: list[Receipt], as_json: bool, quiet: bool, to_stde
         if receipts:
             click.echo(f"receipts appended to {safe(Path(receipts[0].file).parent / 'uploads.jsonl')}",
                        err=to_stderr)
+
+
+def upload_after_collect(request: UploadRequest, bundle: Path, given: str, log: EventLog | None, show: bool,
+                         to_stderr: bool) -> list[Receipt]:
+    """``collect --upload``: send the bundle just written. A failure keeps the bundle and says how to resume."""
+    request.source = bundle
+    live = TerminalProgress(enabled=show and sys.stderr.isatty())
+    try:
+        receipts = upload(request, Both(live, UploadEvents(log) if log else None))
+    except CasepackError as exc:
+        live.file_done(None)  # type: ignore[arg-type]
+        if log is not None:
+            log.emit("failed", message=exc.message, exit_status=int(ExitStatus.UPLOAD_FAILED))
+        again = given if given.startswith("@") else request.target.shown
+        raise UploadFailedError(f"the upload failed: {exc.message}; the bundle is kept: {bundle}",
+                                hint=f"resume with: casepack upload {bundle} --to {again}") from None
+    if show:
+        render_receipts(receipts, False, False, to_stderr=to_stderr)
+    return receipts
+
+
+class UploadFailedError(CasepackError):
+    exit_status = ExitStatus.UPLOAD_FAILED
