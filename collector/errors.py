@@ -10,10 +10,12 @@ class ExitStatus(IntEnum):
     ERROR = 1  # nothing usable written
     USAGE = 2  # bad usage or bad input files
     PARTIAL = 3  # bundle written, but some artifact or host failed
-    UPLOAD_FAILED = 5  # collect --upload: the bundle was written and is kept, but its upload failed
     HANGUP = 129  # SIGHUP (128 + 1): partial bundle written (collect) or nothing written
     INTERRUPTED = 130  # Ctrl-C (128 + SIGINT): partial bundle written (collect) or nothing written
     TERMINATED = 143  # SIGTERM (128 + 15): partial bundle written (collect) or nothing written
+
+
+UPLOAD_FAILED = 5  # collect --upload: the bundle was written and is kept, but its upload failed
 
 
 class CasepackError(Exception):

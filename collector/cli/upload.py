@@ -15,7 +15,7 @@ from collector.casefile import load_case_file, upload_section
 from collector.cli.events import EventLog
 from collector.cli.sshopts import ssh_connect_options, ssh_settings
 from collector.cli.uploadview import Both, TerminalProgress, UploadEvents
-from collector.errors import CasepackError, ExitStatus, InputError
+from collector.errors import UPLOAD_FAILED, CasepackError, InputError
 from collector.hosts.resolve import SshOptions
 from collector.settings import parse_size_option
 from collector.upload import Credentials, Receipt, UploadRequest, apply_credentials, parse_target, upload
@@ -126,7 +126,7 @@ def upload_after_collect(request: UploadRequest, bundle: Path, given: str, log: 
     except CasepackError as exc:
         live.file_done(None)  # type: ignore[arg-type]
         if log is not None:
-            log.emit("failed", message=exc.message, exit_status=int(ExitStatus.UPLOAD_FAILED))
+            log.emit("failed", message=exc.message, exit_status=UPLOAD_FAILED)
         again = given if given.startswith("@") else request.target.shown
         raise UploadFailedError(f"the upload failed: {exc.message}; the bundle is kept: {bundle}",
                                 hint=f"resume with: casepack upload {bundle} --to {again}") from None
@@ -136,4 +136,4 @@ def upload_after_collect(request: UploadRequest, bundle: Path, given: str, log: 
 
 
 class UploadFailedError(CasepackError):
-    exit_status = ExitStatus.UPLOAD_FAILED
+    exit_status = UPLOAD_FAILED  # type: ignore[assignment] - one command's status, like bundle.verify.VERIFY_FAILED
