@@ -28,7 +28,7 @@ from tests.sshfleet import USER_SUDO, SshFleet  # noqa: E402
 CLI = [sys.executable, "-c", "from collector.cli import main; main()"]
 
 
-def timed(cmd: list[str], stdin: bytes | None = None) -> tuple[float, float]:
+def timed(cmd: list[str], stdin: bytes | None = None) -> tuple[float, float, float]:
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdin=subprocess.PIPE if stdin else subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(HERE.parent)})
@@ -39,7 +39,7 @@ def timed(cmd: list[str], stdin: bytes | None = None) -> tuple[float, float]:
     wall = time.perf_counter() - start
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"{' '.join(cmd[:4])}… failed: {proc.stderr.read().decode()[-2000:]}")  # type: ignore
-    return wall, usage.ru_maxrss / 1024
+    return wall, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime  # scp/sftp: their ssh child included
 
 
 def make_file(path: Path, size: int) -> None:
@@ -78,25 +78,30 @@ def main() -> None:
                                       stdin=f"put {src} {drop}/sftp.bin\n".encode()),
             }
             times: dict[str, list[float]] = {k: [] for k in tools}
+            cpu: dict[str, list[float]] = {k: [] for k in tools}
             rss: list[float] = []
             order = list(tools)
             for r in range(args.rounds):
                 for name in order[r % 3:] + order[:r % 3]:
                     for f in drop.iterdir():
                         f.unlink()
-                    wall, peak = tools[name]()
+                    wall, peak, used = tools[name]()
                     times[name].append(wall)
+                    cpu[name].append(used)
                     if name == "casepack":
                         rss.append(peak)
                 print(f"round {r + 1}: " + "  ".join(f"{k} {v[-1]:.2f} s" for k, v in times.items()), flush=True)
             shutil.rmtree(drop, ignore_errors=True)
         med = {k: statistics.median(v) for k, v in times.items()}
+        mcpu = {k: statistics.median(v) for k, v in cpu.items()}
         size = src.stat().st_size
-        print(f"\n{size / 2**20:.0f} MiB over loopback SFTP, {args.rounds} paired rounds, medians:")
+        print(f"\n{size / 2**20:.0f} MiB over loopback SFTP, {args.rounds} paired rounds, medians "
+              f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs):")
         for k, v in med.items():
-            print(f"  {k:<9} {v:6.2f} s  {size / v / 2**20:7.1f} MiB/s")
-        print(f"  casepack / scp  = {med['casepack'] / med['scp']:.2f}x")
-        print(f"  casepack / sftp = {med['casepack'] / med['sftp']:.2f}x")
+            print(f"  {k:<9} {v:6.2f} s wall  {size / v / 2**20:7.1f} MiB/s   client CPU {mcpu[k]:5.2f} s")
+        for other in ("scp", "sftp"):
+            print(f"  casepack / {other:<4} = {med['casepack'] / med[other]:.2f}x wall, "
+                  f"{mcpu['casepack'] / mcpu[other]:.2f}x CPU")
         print(f"  casepack peak RSS {max(rss):.0f} MiB (median {statistics.median(rss):.0f})")
     finally:
         shutil.rmtree(work, ignore_errors=True)

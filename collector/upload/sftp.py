@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import posixpath
+import re
 import shlex
 import socket
 import stat
@@ -181,19 +182,13 @@ class SftpSender:
     def _remote_sha256(self, path: str, length: int) -> str:
         """sha256 of the first ``length`` bytes of ``path`` on the server: exec ``sha256sum``, else read it back."""
         quoted = shlex.quote(path)
-        out = self._exec(f"head -c {length} -- {quoted} | sha256sum")
-        if out and len(out.split()[0]) == 64:
-            return out.split()[0]
+        words = (self._exec(f"head -c {length} -- {quoted} | sha256sum") or "").split()
+        if words and re.fullmatch(r"[0-9a-f]{64}", words[0]):
+            return words[0]
         digest = hashlib.sha256()
         with self._client().open(path, "rb") as f:
             f.prefetch(length)
-            left = length
-            while left > 0:
-                data = f.read(min(READ_CHUNK, left))
-                if not data:
-                    break
-                digest.update(data)
-                left -= len(data)
+            _hash_local(f, length, digest)
         return digest.hexdigest()
 
     def _exec(self, line: str) -> str | None:
