@@ -182,3 +182,27 @@ def test_collect_upload_sends_the_new_bundle(fleet, drop, tmp_path) -> None:
     assert res.returncode == 5, res.stderr
     kept = [p for p in out.iterdir() if "second" in p.name and p.name.endswith(".age")]
     assert len(kept) == 1 and "bundle is kept" in res.stderr and str(kept[0]) in res.stderr
+
+
+def test_ctrl_c_keeps_the_part_and_says_how_to_resume(fleet, drop, tmp_path) -> None:
+    import signal
+    import time
+
+    bundle = encrypted_bundle(tmp_path / "big.tar.zst.age", 96 << 20)
+    part = drop / f".{bundle.name}.part"
+    proc = subprocess.Popen([*CLI, "upload", str(bundle), "--to", url(fleet["drop"], drop), "--known-hosts",
+                             str(fleet.known_hosts), "--identity", str(fleet.client_key)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env())
+    end = time.monotonic() + 60
+    while time.monotonic() < end and not (part.exists() and part.stat().st_size > 1 << 20):
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    if proc.returncode == 0:
+        pytest.skip("the upload finished before the signal arrived (a very fast machine)")
+    assert proc.returncode == 130, err
+    assert "interrupted (Ctrl-C): upload stopped" in err and "rerun the same command to resume" in err
+    assert "Traceback" not in err and part.exists() and not (drop / bundle.name).exists()
+    res = upload(fleet, str(bundle), "--to", url(fleet["drop"], drop))
+    assert res.returncode == 0, res.stderr
+    assert receipts(tmp_path)[-1]["resumed_from"] > 0 and sha256(drop / bundle.name) == sha256(bundle)

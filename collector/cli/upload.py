@@ -10,9 +10,11 @@ from typing import Any
 
 import click
 
+from collector import interrupt
 from collector.bundle.display import safe
 from collector.casefile import load_case_file, upload_section
 from collector.cli.events import EventLog
+from collector.cli.exiting import exit_now
 from collector.cli.sshopts import ssh_connect_options, ssh_settings
 from collector.cli.uploadview import Both, TerminalProgress, UploadEvents
 from collector.errors import UPLOAD_FAILED, CasepackError, InputError
@@ -96,6 +98,9 @@ def upload_cmd(source: str, to: str | None, case_file: str | None, ask_password:
             log.emit("failed", message=exc.message, exit_status=int(exc.exit_status))
         live.file_done(None)  # type: ignore[arg-type] - clears the progress line before the error
         raise
+    except interrupt.Terminated as exc:
+        live.file_done(None)  # type: ignore[arg-type]
+        _stopped(exc, log, "rerun the same command to resume")
     finally:
         if log is not None:
             log.close()
@@ -123,6 +128,10 @@ def upload_after_collect(request: UploadRequest, bundle: Path, given: str, log: 
     live = TerminalProgress(enabled=show and sys.stderr.isatty())
     try:
         receipts = upload(request, Both(live, UploadEvents(log) if log else None))
+    except interrupt.Terminated as exc:
+        live.file_done(None)  # type: ignore[arg-type]
+        again = given if given.startswith("@") else request.target.shown
+        _stopped(exc, log, f"the bundle is kept: {bundle}; resume with: casepack upload {bundle} --to {again}")
     except CasepackError as exc:
         live.file_done(None)  # type: ignore[arg-type]
         if log is not None:
@@ -133,6 +142,16 @@ def upload_after_collect(request: UploadRequest, bundle: Path, given: str, log: 
     if show:
         render_receipts(receipts, False, False, to_stderr=to_stderr)
     return receipts
+
+
+def _stopped(exc: interrupt.Terminated, log: EventLog | None, what_now: str) -> None:
+    """Ctrl-C, SIGTERM, SIGHUP during an upload: say what is kept and how to go on; exit 128 + signal."""
+    if log is not None:
+        log.emit("failed", message=f"upload stopped: {interrupt.describe(exc.signum)}", exit_status=128 + exc.signum)
+        log.close()
+    click.echo(f"casepack: {interrupt.describe(exc.signum)}: upload stopped (an sftp upload keeps its partial file "
+               f"on the server); {safe(what_now)}", err=True)
+    exit_now(128 + exc.signum)
 
 
 class UploadFailedError(CasepackError):

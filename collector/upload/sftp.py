@@ -52,6 +52,7 @@ REQUEST = 252 << 10  # bytes per SFTP write: OpenSSH's sftp-server accepts messa
 OUTSTANDING = 64  # unanswered writes in flight (measured: 16 is slower, 128 no faster)
 SFTP_WINDOW = 4 << 20
 READ_CHUNK = 1 << 20
+STALL = 120.0  # seconds without any answer from the server before the connection counts as lost
 Progress = Callable[[int], None]
 DROPPED = (paramiko.SSHException, EOFError, OSError, socket.timeout)
 
@@ -107,6 +108,7 @@ class SftpSender:
             raise UploadError(f"{self.spec.address}: the SFTP subsystem is not available ({_why(exc)})") from None
         if self.sftp is None:
             raise UploadError(f"{self.spec.address}: the SFTP subsystem is not available")
+        self.sftp.get_channel().settimeout(STALL)  # a silent server is a lost connection (retried), not a hang
 
     def remote_dir(self, sub: str | None = None) -> str:
         """The target directory (created for ``sub``, a case set's folder); a missing drop box is an error."""
@@ -154,10 +156,13 @@ class SftpSender:
             try:
                 self._write(src, handle, start, digest, progress)
             except WriteRefused as exc:
+                self._close_handle(handle)
                 raise UploadError(f"{self.target.shown}: the server refused writing {part}: {exc}",
                                   hint="the drop box may be full or over its quota; ask the vendor") from None
-            finally:
-                self._close_handle(handle)
+            except BaseException:
+                self.close()  # cut mid-request (Ctrl-C, a drop): the SFTP stream may end inside a packet
+                raise
+            self._close_handle(handle)
         try:
             self._rename(part, final)
         except OSError as exc:
