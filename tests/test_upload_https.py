@@ -48,7 +48,9 @@ def test_put_over_tls_with_ca_and_password_from_env(dav: DavServer, bundle: Path
                              "DAV_PW", "--ca-file", str(dav.ca), "--events", str(events)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**env(), "DAV_PW": DAV_PASSWORD})
-    cmdline = Path(f"/proc/{proc.pid}/cmdline").read_bytes()  # argv is fixed at exec: read while it runs
+    cmdline = b""
+    while proc.poll() is None and b"--password-env" not in cmdline:  # read while it runs (a zombie's is empty)
+        cmdline = Path(f"/proc/{proc.pid}/cmdline").read_bytes()
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
     assert b"--password-env" in cmdline and DAV_PASSWORD.encode() not in cmdline

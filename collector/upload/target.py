@@ -99,14 +99,8 @@ def parse_target(text: str, where: str = "--to") -> Target:
         target.path = target.path.rstrip("/") or ("/" if path == "/" else "")
     else:
         target.path = parts.path or "/"
-        if secrets_in_query(parts.query):
-            secrets.register(parts.query)
+        secrets.register(parts.query)  # a pre-signed URL's query carries its signature: never shown or recorded
     return target
-
-
-def secrets_in_query(query: str) -> bool:
-    """A pre-signed URL's query carries its signature: treat the whole query as a secret."""
-    return bool(query)
 
 
 @dataclass
