@@ -206,3 +206,20 @@ def test_ctrl_c_keeps_the_part_and_says_how_to_resume(fleet, drop, tmp_path) -> 
     res = upload(fleet, str(bundle), "--to", url(fleet["drop"], drop))
     assert res.returncode == 0, res.stderr
     assert receipts(tmp_path)[-1]["resumed_from"] > 0 and sha256(drop / bundle.name) == sha256(bundle)
+
+
+def test_a_folder_the_account_cannot_write_is_a_one_line_refusal(fleet, drop, tmp_path) -> None:
+    locked = drop / "locked"
+    locked.mkdir(mode=0o755)  # root's: cptest may look, not write
+    bundle = encrypted_bundle(tmp_path / "b.tar.zst.age", 1 << 20)
+    res = upload(fleet, str(bundle), "--to", url(fleet["drop"], locked))
+    assert res.returncode == 1 and "permission denied" in res.stderr and "Traceback" not in res.stderr
+    assert list(locked.iterdir()) == [] and not (tmp_path / "uploads.jsonl").exists()
+
+
+def test_dns_failure_and_refused_port_are_one_line(fleet, tmp_path) -> None:
+    bundle = encrypted_bundle(tmp_path / "b.tar.zst.age", 1000)
+    res = upload(fleet, str(bundle), "--to", "sftp://cptest@casepack-no-such-host.invalid/drop/", "--retries", "0")
+    assert res.returncode == 1 and "DNS: cannot resolve casepack-no-such-host.invalid" in res.stderr
+    res = upload(fleet, str(bundle), "--to", f"sftp://cptest@{fleet['drop'].address}:1/drop/", "--retries", "0")
+    assert res.returncode == 1 and "cannot connect" in res.stderr and "refused" in res.stderr

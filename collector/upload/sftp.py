@@ -54,6 +54,7 @@ SFTP_WINDOW = 4 << 20
 READ_CHUNK = 1 << 20
 STALL = 120.0  # seconds without any answer from the server before the connection counts as lost
 Progress = Callable[[int], None]
+DNS_FAILURES = ("Name or service not known", "No address associated", "Temporary failure in name resolution")
 DROPPED = (paramiko.SSHException, EOFError, OSError, socket.timeout)
 
 
@@ -100,7 +101,10 @@ class SftpSender:
         try:  # TransportError from here says why in one line: DNS, refused, host key, authentication
             self._chain = open_transport(self.spec, self.checker, self.prompt, self.facts)
         except TransportError as exc:
-            raise UploadError(exc.message, exc.hint, retry=_transient(exc.message)) from None
+            if any(text in exc.message for text in DNS_FAILURES):
+                raise UploadError(f"DNS: cannot resolve {self.spec.hostname}",
+                                  hint="check the host name in the URL (or its ssh_config HostName)") from None
+            raise UploadError(exc.message, exc.hint, retry=exc.message.startswith("cannot connect")) from None
         try:
             self.sftp = paramiko.SFTPClient.from_transport(self._chain[-1], window_size=SFTP_WINDOW)
         except DROPPED as exc:
@@ -344,11 +348,6 @@ def _hash_local(src: BinaryIO, length: int, digest: Any) -> None:
             break
         digest.update(data)
         left -= len(data)
-
-
-def _transient(message: str) -> bool:
-    """A connection that failed for a reason that may pass (refused, reset, timed out) — not keys or auth."""
-    return message.startswith("cannot connect") and "Name or service not known" not in message
 
 
 def _why(exc: BaseException) -> str:
