@@ -96,7 +96,7 @@ def collect_cmd(hosts: tuple[str, ...], inventory: str | None, probes: tuple[str
                                             warn=False)
     if request.encryption.sign_key:
         signing.load_signing_key(request.encryption.sign_key)  # a bad key fails here, not after collecting
-    delivery = upload_request(Path("."), upload_to, case_file, ssh=ssh_opts, flag="--upload") if upload_to else None
+    delivery = upload_request(None, upload_to, case_file, ssh=ssh_opts, flag="--upload") if upload_to else None
     if delivery is not None and not (request.encryption.encrypts or delivery.allow_unencrypted):
         raise InputError("--upload: refusing to send an unencrypted bundle (nothing collected)",
                          hint="encrypt with -r VENDOR_KEY, or set allow_unencrypted = true in the case file's [upload]")

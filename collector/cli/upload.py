@@ -20,20 +20,28 @@ from collector.cli.uploadview import Both, TerminalProgress, UploadEvents
 from collector.errors import UPLOAD_FAILED, CasepackError, InputError
 from collector.hosts.resolve import SshOptions
 from collector.settings import parse_size_option
-from collector.upload import Credentials, Receipt, UploadRequest, apply_credentials, parse_target, upload
+from collector.upload import Credentials, Receipt, UploadRequest, apply_credentials, files, parse_target, upload
 from collector.upload.run import RETRIES
 
 
-def upload_request(source: Path, to: str | None, case_file: str | None, *, password_env: str | None = None,
+def upload_request(source: Path | None, to: str | None, case_file: str | None, *, password_env: str | None = None,
                    token_env: str | None = None, ask_password: bool = False, ca_file: str | None = None,
                    max_size: str | None = None, allow_unencrypted: bool = False, retries: int = RETRIES,
                    ssh: SshOptions | None = None, flag: str = "--to") -> UploadRequest:
-    """Flags over the case file's ``[upload]``; every check that needs no network, before anything is sent."""
+    """Flags over the case file's ``[upload]``; every check that needs no network before the password prompt."""
     section = upload_section(load_case_file(case_file) if case_file else None)
     url = to or section.to
     if not url:
         raise InputError(f"no destination: give {flag} URL or the case file's [upload] to")
     target = parse_target(url, flag if to else f"case file {case_file} [upload] to")
+    ca = ca_file or section.ca_file
+    if ca and not Path(ca).is_file():
+        raise InputError(f"--ca-file {ca}: no such file")
+    size = max_size or section.max_size
+    limit = parse_size_option(size, "--max-size") if size else None
+    allow = allow_unencrypted or section.allow_unencrypted
+    if source is not None:  # collect --upload: the bundle does not exist yet
+        files.check(files.outgoing(source), limit, allow)
     password = None
     if ask_password:
         if not sys.stdin.isatty():
@@ -45,13 +53,8 @@ def upload_request(source: Path, to: str | None, case_file: str | None, *, passw
                         password=password or (None if explicit else section.password),
                         token=None if explicit else section.token)
     apply_credentials(target, creds, flag)
-    ca = ca_file or section.ca_file
-    if ca and not Path(ca).is_file():
-        raise InputError(f"--ca-file {ca}: no such file")
-    size = max_size or section.max_size
-    return UploadRequest(source=source, target=target, ssh=ssh or SshOptions(),
-                         ca_file=ca, max_size=parse_size_option(size, "--max-size") if size else None,
-                         allow_unencrypted=allow_unencrypted or section.allow_unencrypted, retries=retries)
+    return UploadRequest(source=source or Path("."), target=target, ssh=ssh or SshOptions(), ca_file=ca,
+                         max_size=limit, allow_unencrypted=allow, retries=retries)
 
 
 @click.command("upload")
