@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.cliutil import CLI, env
-from tests.uploadkit import DAV_PASSWORD, DAV_USER, DavServer, TinyProxy, encrypted_bundle, free_port
+from tests.uploadkit import DAV_PASSWORD, DAV_USER, DavServer, TinyProxy, case_set, encrypted_bundle, free_port
 
 pytestmark = pytest.mark.skipif(not (shutil.which("nginx") or os.path.exists("/usr/sbin/nginx"))
                                 or not shutil.which("openssl"), reason="needs nginx and openssl")
@@ -145,12 +145,7 @@ def test_through_https_proxy_and_around_it_with_no_proxy(dav: DavServer, tmp_pat
 
 
 def test_case_set_folder_goes_into_a_webdav_subfolder_manifest_last(dav: DavServer, tmp_path: Path) -> None:
-    folder = tmp_path / "case-4711"
-    folder.mkdir()
-    for name in ("shard-a.tar.zst.age", "shard-b.tar.zst.age"):
-        encrypted_bundle(folder / name, 1 << 20)
-    (folder / "caseset.json").write_text('{"format": "casepack-set/1"}\n')
-    (folder / "caseset.json.sig").write_text("signature\n")
+    folder = case_set(tmp_path / "case-4711", ("shard-a.tar.zst.age", "shard-b.tar.zst.age"), 1 << 20)
     res = upload(str(folder), "--to", dav.url("/dav/", DAV_USER), "--password-env", "DAV_PW", "--ca-file",
                  str(dav.ca), extra_env={"DAV_PW": DAV_PASSWORD})
     assert res.returncode == 0, res.stderr

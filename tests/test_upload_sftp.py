@@ -13,7 +13,7 @@ import pytest
 
 from tests.cliutil import CLI, env
 from tests.sshfleet import USER_SUDO, FleetHost, SshFleet, fleet_of, is_root, sshd_available
-from tests.uploadkit import CuttingRelay, encrypted_bundle
+from tests.uploadkit import CuttingRelay, case_set, encrypted_bundle
 
 pytestmark = pytest.mark.skipif(not (is_root() and sshd_available()), reason="needs root and openssh-server")
 SIZE = 8 << 20
@@ -148,12 +148,7 @@ def test_missing_remote_folder_and_existing_different_file(fleet, drop, tmp_path
 
 
 def test_case_set_goes_to_a_subfolder_manifest_last_one_receipt_each(fleet, drop, tmp_path) -> None:
-    folder = tmp_path / "case-0815"
-    folder.mkdir()
-    for name in ("shard-1.tar.zst.age", "shard-2.tar.zst.age"):
-        encrypted_bundle(folder / name, 512 << 10)
-    (folder / "caseset.json").write_text('{"format": "casepack-set/1"}\n')
-    (folder / "caseset.json.sig").write_text("sig\n")
+    folder = case_set(tmp_path / "case-0815", ("shard-1.tar.zst.age", "shard-2.tar.zst.age"), 512 << 10)
     res = upload(fleet, str(folder), "--to", url(fleet["drop"], drop))
     assert res.returncode == 0, res.stderr
     sent = drop / "case-0815"

@@ -22,6 +22,16 @@ def encrypted_bundle(path: Path, size: int) -> Path:
     return path
 
 
+def case_set(folder: Path, shards: tuple[str, ...], size: int) -> Path:
+    """A case-set folder: encrypted shard bundles, ``caseset.json`` and its signature (as ``casepack merge`` writes)."""
+    folder.mkdir()
+    for name in shards:
+        encrypted_bundle(folder / name, size)
+    (folder / "caseset.json").write_text('{"format": "casepack-set/1"}\n')
+    (folder / "caseset.json.sig").write_text("signature\n")
+    return folder
+
+
 class CuttingRelay:
     """A loopback TCP relay to ``upstream``; the first ``cut_first`` connections are dropped (RST) after
     ``cut_after`` client→server bytes, later ones pass. Counts connections and bytes."""
