@@ -54,7 +54,7 @@ FIELDS: tuple[Field, ...] = (  # in the order SUPPORT_CASE.md shows them (and th
 )
 FIELD_NAMES = {f.name: f for f in FIELDS}
 NOT_MISSING = {"reference", "label"}  # never listed as missing: they exist only sometimes
-_SECTIONS = {"case", "contact", "vars", "collect", "redaction", "encryption", "support"}
+_SECTIONS = {"case", "contact", "vars", "collect", "redaction", "encryption", "support", "upload"}
 
 
 @dataclass
@@ -88,7 +88,7 @@ def load_case_file(path: str) -> CaseFile:
         fields=validate_fields(fields, f"case file {path}"),
         variables={k: str(v) for k, v in variables.items()},
         collect=dict(data.get("collect", {})),
-        extra={k: data[k] for k in ("redaction", "encryption", "support") if k in data},
+        extra={k: data[k] for k in ("redaction", "encryption", "support", "upload") if k in data},
         path=path,
     )
 
@@ -211,3 +211,45 @@ def redaction_section(case: CaseFile | None) -> RedactionConfig | None:
             raise InputError(f"case file {case.path} [redaction] case_key: {exc}",
                              hint="make one with: casepack case-key -o FILE (mode 0600)") from None
     return config
+
+
+@dataclass
+class UploadSection:
+    """``[upload]``: where and how bundles are delivered (flags override each key)."""
+
+    to: str | None = None  # a URL, or "@FILE" (a pre-signed URL is a secret: keep it in a file)
+    password_env: str | None = None
+    token_env: str | None = None
+    password: str | None = field(default=None, repr=False)
+    token: str | None = field(default=None, repr=False)
+    ca_file: str | None = None
+    max_size: str | None = None
+    allow_unencrypted: bool = False
+
+
+_UPLOAD_KEYS = {"to", "password_env", "token_env", "password", "token", "ca_file", "max_size", "allow_unencrypted"}
+
+
+def upload_section(case: CaseFile | None) -> UploadSection:
+    """``[upload]`` checked; relative ``ca_file`` and ``@FILE`` paths are read from the case file's folder."""
+    if case is None or "upload" not in case.extra:
+        return UploadSection()
+    spec, where = case.extra["upload"], f"case file {case.path} [upload]"
+    if not isinstance(spec, dict):
+        raise InputError(f"{where} must be a table")
+    unknown = set(spec) - _UPLOAD_KEYS
+    if unknown:
+        raise InputError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}",
+                         hint=f"known keys: {', '.join(sorted(_UPLOAD_KEYS))}")
+    for key, value in spec.items():
+        if not isinstance(value, bool if key == "allow_unencrypted" else str):
+            kind = "true or false" if key == "allow_unencrypted" else "a string"
+            raise InputError(f"{where}: {key} must be {kind}, not {value!r}")
+    base = Path(case.path).parent if case.path else Path(".")
+    to, ca_file = spec.get("to"), spec.get("ca_file")
+    if to and to.startswith("@"):
+        to = "@" + str(base / Path(to[1:]).expanduser())
+    return UploadSection(to=to, password_env=spec.get("password_env"), token_env=spec.get("token_env"),
+                         password=spec.get("password"), token=spec.get("token"),
+                         ca_file=str(base / Path(ca_file).expanduser()) if ca_file else None,
+                         max_size=spec.get("max_size"), allow_unencrypted=bool(spec.get("allow_unencrypted")))

@@ -15,6 +15,9 @@ class ExitStatus(IntEnum):
     TERMINATED = 143  # SIGTERM (128 + 15): partial bundle written (collect) or nothing written
 
 
+UPLOAD_FAILED = 5  # collect --upload: the bundle was written and is kept, but its upload failed
+
+
 class CasepackError(Exception):
     """An expected failure: one line for the user, an optional hint, an exit status."""
 
@@ -34,6 +37,14 @@ class InputError(CasepackError):
 
 class TransportError(CasepackError):
     """A host cannot be reached or used at all."""
+
+
+class UploadError(CasepackError):
+    """A bundle could not be delivered (DNS, refused, TLS, auth, quota, HTTP status, connection lost)."""
+
+    def __init__(self, message: str, hint: str | None = None, retry: bool = False) -> None:
+        super().__init__(message, hint)
+        self.retry = retry  # worth another attempt after a pause (5xx, a dropped connection)
 
 
 class ArtifactError(Exception):

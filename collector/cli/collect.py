@@ -24,6 +24,7 @@ from collector.cli.redact import redaction_options
 from collector.cli.render import summary
 from collector.cli.resumeflags import apply_rerun, rerun_section
 from collector.cli.sshopts import ssh_options, ssh_settings
+from collector.cli.upload import UploadFailedError, upload_after_collect, upload_request
 from collector.defaults import HOST_JOBS, MAX_FILE_SIZE
 from collector.engine.run import CollectRequest, collect, plan_request
 from collector.errors import CasepackError, InputError
@@ -66,6 +67,9 @@ from collector.settings import Flags, resolve_settings
 @click.option("--resume", "resume", multiple=True, metavar="BUNDLE|SET",
               help="Collect only what earlier bundles of this case lack (hosts that failed, artifacts not ok), read "
                    "from their run records, with their options (flags given now win); writes a new bundle beside them.")
+@click.option("--upload", "upload_to", metavar="URL|@FILE",
+              help="Then send the bundle there, as `casepack upload` does (credentials, CA, limits: the case "
+                   "file's [upload]). A failed upload keeps the bundle (exit status 5).")
 @fleet_options
 @encryption_options
 @redaction_options
@@ -111,7 +115,8 @@ def run_collect(prior: Prior | None, hosts: tuple[str, ...], inventory: str | No
                 case_file: str | None, output: str | None, force: bool, since: str | None, max_file_size: str | None,
                 jobs: int,
                 variables: tuple[str, ...], fields: tuple[str, ...], template: str | None, label: str | None,
-                no_input: bool, as_json: bool, events: str | None, quiet: bool, recipients: tuple[str, ...],
+                no_input: bool, as_json: bool, events: str | None, quiet: bool, upload_to: str | None,
+                recipients: tuple[str, ...],
                 ask_passphrase: bool, passphrase_env: str | None, sign_key: str | None, pseudonymize: bool,
                 mapping: str | None, case_id: str | None, shard: str | None, host_timeout: float | None,
                 **ssh: object) -> None:
@@ -126,7 +131,8 @@ def run_collect(prior: Prior | None, hosts: tuple[str, ...], inventory: str | No
                          hint="write the events to a file: --events FILE")
     if template and not Path(template).is_file():
         raise InputError(f"--template {template}: no such file")
-    selected = resolve_hosts(list(hosts), inventory, ssh_settings(ssh, interactive=sys.stdin.isatty()))
+    ssh_opts = ssh_settings(ssh, interactive=sys.stdin.isatty())
+    selected = resolve_hosts(list(hosts), inventory, ssh_opts)
     if prior is not None:  # the hosts with something left, wherever the earlier runs' shards were
         targets, shard_key = prior.hosts(selected), prior.shard
         if not targets:
@@ -156,6 +162,10 @@ def run_collect(prior: Prior | None, hosts: tuple[str, ...], inventory: str | No
                                             warn=False)
     if request.encryption.sign_key:
         signing.load_signing_key(request.encryption.sign_key)  # a bad key fails here, not after collecting
+    delivery = upload_request(None, upload_to, case_file, ssh=ssh_opts, flag="--upload") if upload_to else None
+    if delivery is not None and not (request.encryption.encrypts or delivery.allow_unencrypted):
+        raise InputError("--upload: refusing to send an unencrypted bundle (nothing collected)",
+                         hint="encrypt with -r VENDOR_KEY, or set allow_unencrypted = true in the case file's [upload]")
     out = resolve_output(output, encrypted=request.encryption.encrypts, force=force)
     request.output = out.path
     release = interrupt.on_abort(out.release)  # a second Ctrl-C exits at once: no empty reservation left
@@ -181,12 +191,31 @@ def run_collect(prior: Prior | None, hosts: tuple[str, ...], inventory: str | No
     except CasepackError as exc:
         if log is not None:
             log.emit("failed", message=exc.message, exit_status=int(exc.exit_status))
+            log.close()
         raise
     finally:
         out.release()
         interrupt.forget_abort(release)
-        if log is not None:
+        if log is not None and delivery is None:
             log.close()
+    if not (quiet or as_json):
+        click.echo(summary(result), err=bool(log and log.to_stdout))
+    signum = interrupt.stop_signal()
+    if signum:
+        cut = sum(a.status == "interrupted" for a in result.manifest.artifacts)
+        click.echo(f"casepack: {interrupt.describe(signum)}: partial bundle written ({cut} artifact(s) cut or "
+                   f"not started): {safe(result.path)}", err=True)
+    uploads, failure = [], None
+    if delivery is not None and upload_to:
+        try:  # an interrupted (partial) bundle is not sent; a failed upload keeps the bundle: exit status 5
+            if not signum:
+                uploads = upload_after_collect(delivery, result.path, upload_to, log, show=not (quiet or as_json),
+                                               to_stderr=bool(log and log.to_stdout))
+        except UploadFailedError as exc:
+            failure = exc
+        finally:
+            if log is not None:
+                log.close()
     if quiet:
         click.echo(str(result.path))
     elif as_json:
@@ -194,14 +223,10 @@ def run_collect(prior: Prior | None, hosts: tuple[str, ...], inventory: str | No
                                "encryption": result.encryption, "signer": result.signer,
                                "mapping": str(result.mapping) if result.mapping else None,
                                "record": str(result.record) if result.record else None,
-                               "status": result.manifest.status,
-                               "exit_status": int(result.exit_status), "manifest": result.manifest.to_dict()},
+                               "status": result.manifest.status, "uploads": [r.to_dict() for r in uploads],
+                               "exit_status": int(failure.exit_status if failure else result.exit_status),
+                               "manifest": result.manifest.to_dict()},
                               indent=2))
-    else:
-        click.echo(summary(result), err=bool(log and log.to_stdout))
-    signum = interrupt.stop_signal()
-    if signum:
-        cut = sum(a.status == "interrupted" for a in result.manifest.artifacts)
-        click.echo(f"casepack: {interrupt.describe(signum)}: partial bundle written ({cut} artifact(s) cut or "
-                   f"not started): {safe(result.path)}", err=True)
+    if failure is not None:
+        raise failure
     exit_now(int(result.exit_status))

@@ -137,3 +137,6 @@ cli.add_command(review_cmd, "review")
 from collector.cli.merge import merge_cmd  # noqa: E402 - registered after cli is defined
 
 cli.add_command(merge_cmd, "merge")
+from collector.cli.upload import upload_cmd  # noqa: E402 - registered after cli is defined
+
+cli.add_command(upload_cmd, "upload")

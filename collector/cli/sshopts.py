@@ -39,6 +39,13 @@ def ssh_options(func: Callable) -> Callable:
     return func
 
 
+def ssh_connect_options(func: Callable) -> Callable:
+    """The options that reach one host (``casepack upload`` to sftp://): no inventory, no sudo."""
+    for option in reversed(_OPTIONS[1:5] + _OPTIONS[6:7]):  # no --user: the URL names it
+        func = option(func)
+    return func
+
+
 def ssh_settings(values: dict[str, Any], interactive: bool) -> SshOptions:
     sudo_password = None
     if values.get("sudo_password_env"):

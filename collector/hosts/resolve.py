@@ -106,6 +106,13 @@ class _Resolver:
                                                become=spec.become))
 
 
+def ssh_spec(text: str, opts: SshOptions) -> tuple[SshSpec, HostKeyChecker]:
+    """One ``[user@]host[:port]`` (or ssh_config alias) resolved like a collection host, with its key checker."""
+    resolver = _Resolver(opts)
+    spec = resolver.spec(text)
+    return spec, HostKeyChecker(spec.known_hosts, opts.accept_new)
+
+
 def _number(value: object, default: float) -> float:
     """A per-host setting (inventory or ssh_config ConnectTimeout / ServerAliveInterval), else the default."""
     try:
