@@ -71,12 +71,13 @@ _DIGITS = bytes.maketrans(b"23456789", b"11111111")
 _LEAD_B = _LEAD.encode()
 _QQ = re.compile(rb'"[^"]*"')
 _Q = re.compile(rb"'[^']*'")
-_HEXRUN = re.compile(rb"(?<![\w:.,+\-\x80-\xff])(?=[0-9a-fA-F]*[0-9])(?=[0-9a-fA-F]*[a-fA-F])[0-9a-fA-F]{8,}"
-                     rb"(?![\w\-\x80-\xff])")
+# (each pattern starts with a character class and looks behind after it: `re` then skips ahead fast)
 _B = rb"[\w\-:.,+\x80-\xff]"  # next to these, a number or address may be part of something else
-_NUMRUN = re.compile(rb"(?<!%s)(?:[0-9]+(?!%s)|(?=[0-9A-Za-z]{1,7}(?!%s))[0-9]+(?=[a-wyzA-Z][A-Za-z]*(?!%s)))"
+_HEXRUN = re.compile(rb"(?:[0-9](?<!%s[0-9])(?=[0-9a-fA-F]*[a-fA-F])|[a-fA-F](?<!%s[a-fA-F])(?=[0-9a-fA-F]*[0-9]))"
+                     rb"[0-9a-fA-F]{7,}(?![\w\-\x80-\xff])" % (_B, _B))
+_NUMRUN = re.compile(rb"[0-9](?<!%s[0-9])(?:[0-9]*(?!%s)|(?=[0-9A-Za-z]{0,6}(?!%s))[0-9]*(?=[a-wyzA-Z][A-Za-z]*(?!%s)))"
                      % (_B, _B, _B, _B))
-_IPV4 = re.compile(rb"(?<!%s)(?:[0-9]{1,3}\.){3}[0-9]{1,3}(?::[0-9]+)?(?!%s)" % (_B, _B))
+_IPV4 = re.compile(rb"[0-9](?<!%s[0-9])[0-9]{0,2}\.(?:[0-9]{1,3}\.){2}[0-9]{1,3}(?::[0-9]+)?(?!%s)" % (_B, _B))
 MAX_CACHED = 50_000
 
 
