@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from collector.report import build_report, load_source
+from collector.report import build_report, load_source, parallel, signatures
 from collector.report.blocks import read_blocks
 from collector.report.logscan import MAX_LINE, LogScanner
 from collector.report.prefilter import HyperFinder, PureFinder, make_finder
-from collector.report.signatures import LEVEL_RE, LEVELS, Normaliser, normalise
+from collector.report.signatures import LEVEL_RE, LEVELS, Normaliser, SignatureTable, normalise
 from tests.reportlogs import dump_scan, write_logs
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -120,3 +120,28 @@ def test_blocks_cut_long_lines_inside_and_at_the_end() -> None:
     joined = b"".join(b for b, _ in blocks)
     assert joined == b"a\n" + b"x" * MAX_LINE + b"\nb\n" + b"y" * MAX_LINE + b"\n"
     assert sum(c for _, c in blocks) == 2
+
+
+@pytest.mark.parametrize("caps", [None, (7, 500, 300)])
+def test_worker_processes_give_the_single_process_tables(logs: list[tuple[str, Path]], caps: tuple | None,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Files scanned in worker processes and merged in order: the same tables, also when the location
+    caps and the signature cap bind (workers are forked: they see the patched caps too)."""
+    monkeypatch.setattr(parallel, "MIN_BYTES", 0)
+    if caps:
+        monkeypatch.setattr(signatures, "MAX_LOCATIONS", caps[0])
+        monkeypatch.setattr(signatures, "MAX_LOCATIONS_TOTAL", caps[1])
+    files = [parallel.LogFile(h, p.name, p) for h, p in logs] + [parallel.LogFile("n3", "gone.log", None)]
+    dumps = []
+    for workers in (1, 3):
+        scanner = LogScanner(2026, table=SignatureTable(max_signatures=caps[2] if caps else 10_000))
+        parallel.scan_files(scanner, 2026, files, workers)
+        dumps.append(plain(dump_scan(scanner, ["n1", "n2"])))
+    assert dumps[0] == dumps[1]
+    assert dumps[0]["stats"]["unreadable"] == ["gone.log: not in the bundle"]
+    if caps:
+        assert dumps[0]["locations"] == 500 and any(s["text"] == signatures.OTHER for s in dumps[0]["signatures"])
+    else:
+        want = dict(GOLDEN["generated"], stats=dict(GOLDEN["generated"]["stats"], files=3,
+                                                  unreadable=["gone.log: not in the bundle"]))
+        assert dumps[0] == want

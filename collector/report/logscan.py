@@ -1,9 +1,13 @@
-"""Stream log files into signatures and a timeline: one pass, bounded memory.
+"""Stream log files into signatures and a timeline: one pass, bounded memory, little per-line work.
 
-Lines are read in 1 MiB chunks and capped at ``MAX_LINE`` bytes (the rest of a longer
-line is skipped without being held). Continuation lines — indented lines (``\tat …``),
-``Caused by:``, ``Traceback …``, a bare ``pkg.SomeException: …`` line — fold into the
-entry before them, which is counted once, when it ends.
+A file is read in 4 MiB blocks of whole lines (``blocks.read_blocks``: lines capped at ``MAX_LINE``
+bytes, the rest of a longer line skipped without being held). The line count and byte count of a
+block are taken in C; a prefilter (``prefilter``: hyperscan, or ``bytes.find``) names the lines
+that may start an entry, and only those are looked at in Python: level word, timestamp, signature
+(memoised, ``signatures.Normaliser``). Continuation lines — indented lines (``\tat …``),
+``Caused by:``, ``Traceback …``, a bare ``pkg.SomeException: …`` line — fold into the entry before
+them, which is counted once, when it ends; they are read only after an entry. The result is the
+same as reading every line (tests/test_report_scan.py compares with the line-by-line scanner).
 """
 
 from __future__ import annotations
@@ -31,7 +35,10 @@ _ISO = re.compile(rb"\[?(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d):(\d\d)")
 
 
 def iter_lines(f: BinaryIO, cap: int = MAX_LINE) -> Iterator[tuple[bytes, bool]]:
-    """``(line without newline, truncated)``; never holds more than one chunk plus ``cap``."""
+    """``(line without newline, truncated)``, line by line; never holds more than one chunk plus ``cap``.
+
+    The line semantics the block scanner keeps (a line over ``cap`` is cut, counted as truncated).
+    """
     pending = b""
     skipping = False
     while data := f.read(CHUNK):

@@ -149,40 +149,47 @@ class Signature:
 
 
 class SignatureTable:
-    """Per-signature aggregates only: memory is bounded whatever the log volume."""
+    """Per-signature aggregates only: memory is bounded whatever the log volume.
 
-    def __init__(self, max_signatures: int = MAX_SIGNATURES) -> None:
+    ``log=True`` also keeps the locations in the order they were taken (at most
+    ``MAX_LOCATIONS_TOTAL``), so that :meth:`merge` can replay them: a table made of one file in a
+    worker process merges into the table of the files before it exactly as if scanned there.
+    """
+
+    def __init__(self, max_signatures: int = MAX_SIGNATURES, log: bool = False) -> None:
         self.max = max_signatures
         self.by_key: dict[tuple[str, str], Signature] = {}
         self.locations = 0
         self.entries = 0
+        self.log: list[tuple[tuple[str, str], tuple[str, str, int, float | None]]] | None = [] if log else None
+
+    def _slot(self, level: str, text: str) -> tuple[tuple[str, str], Signature | None]:
+        key = (level, text)
+        sig = self.by_key.get(key)
+        if sig is None and len(self.by_key) >= self.max:
+            key = ("ERROR" if level != "WARN" else "WARN", OTHER)
+            sig = self.by_key.get(key)
+        return key, sig
 
     def add(self, level: str, text: str, host: str, file: str, line_no: int, ts: float | None,
             example: str | Callable[[], str]) -> Signature:
         """Count one entry; ``example`` (or what it returns, asked only for a new signature) is kept for a new one."""
         self.entries += 1
-        key = (level, text)
-        sig = self.by_key.get(key)
+        key, sig = self._slot(level, text)
         if sig is None:
-            if len(self.by_key) >= self.max:
-                key = ("ERROR" if level != "WARN" else "WARN", OTHER)
-                sig = self.by_key.get(key)
-            if sig is None:
-                text = example if isinstance(example, str) else example()
-                sig = Signature(len(self.by_key) + 1, key[0], key[1], example=text[:MAX_EXAMPLE_CHARS],
-                                example_at=(host, file, line_no))
-                self.by_key[key] = sig
-        sig.count += 1
-        sig.hosts[host] = sig.hosts.get(host, 0) + 1
-        if ts is not None:
-            if sig.first_seen is None or ts < sig.first_seen:
-                sig.first_seen = ts
-            if sig.last_seen is None or ts > sig.last_seen:
-                sig.last_seen = ts
-        if len(sig.locations) < MAX_LOCATIONS and self.locations < MAX_LOCATIONS_TOTAL:
-            sig.locations.append((host, file, line_no, ts))
-            self.locations += 1
+            text = example if isinstance(example, str) else example()
+            sig = self.by_key[key] = Signature(len(self.by_key) + 1, key[0], key[1], example=text[:MAX_EXAMPLE_CHARS],
+                                               example_at=(host, file, line_no))
+        _tally(sig, {host: 1}, ts, ts)
+        self._locate(sig, (host, file, line_no, ts))
         return sig
+
+    def _locate(self, sig: Signature, where: tuple[str, str, int, float | None]) -> None:
+        if len(sig.locations) < MAX_LOCATIONS and self.locations < MAX_LOCATIONS_TOTAL:
+            sig.locations.append(where)
+            self.locations += 1
+            if self.log is not None:
+                self.log.append(((sig.level, sig.text), where))
 
     def count(self, level: str, text: str, host: str, ts: float | None) -> bool:
         """Count one more entry of a known signature whose locations are full; False: use :meth:`add`."""
@@ -190,7 +197,7 @@ class SignatureTable:
         if sig is None or (len(sig.locations) < MAX_LOCATIONS and self.locations < MAX_LOCATIONS_TOTAL):
             return False
         self.entries += 1
-        sig.count += 1
+        sig.count += 1  # (what _tally does, inline: this runs for nearly every entry)
         sig.hosts[host] = sig.hosts.get(host, 0) + 1
         if ts is not None:
             if sig.first_seen is None or ts < sig.first_seen:
@@ -199,7 +206,37 @@ class SignatureTable:
                 sig.last_seen = ts
         return True
 
+    def merge(self, other: SignatureTable) -> None:
+        """Add ``other`` (a table with ``log=True`` and no "other" bucket, of files scanned after these)."""
+        assert other.log is not None
+        into: dict[tuple[str, str], Signature] = {}
+        for sig in sorted(other.by_key.values(), key=lambda s: s.id):  # in order of first appearance
+            key, mine = self._slot(sig.level, sig.text)
+            if mine is None:
+                mine = self.by_key[key] = Signature(len(self.by_key) + 1, key[0], key[1], example=sig.example,
+                                                    example_at=sig.example_at)
+            _tally(mine, sig.hosts, sig.first_seen, sig.last_seen, sig.count)
+            into[(sig.level, sig.text)] = mine
+        self.entries += other.entries
+        for key, where in other.log:
+            self._locate(into[key], where)
+
+    @property
+    def overflowed(self) -> bool:
+        """Whether some signatures went to the "other" bucket."""
+        return any(text == OTHER for _, text in self.by_key)
+
     def ranked(self) -> list[Signature]:
         """Errors (FATAL, ERROR) before warnings; within each, the most frequent first."""
         return sorted(self.by_key.values(),
                       key=lambda s: (RANK.get(s.level, 1) == 2, -s.count, s.first_seen or 0.0, s.id))
+
+
+def _tally(sig: Signature, hosts: dict[str, int], first: float | None, last: float | None, count: int = 1) -> None:
+    sig.count += count
+    for host, n in hosts.items():
+        sig.hosts[host] = sig.hosts.get(host, 0) + n
+    if first is not None and (sig.first_seen is None or first < sig.first_seen):
+        sig.first_seen = first
+    if last is not None and (sig.last_seen is None or last > sig.last_seen):
+        sig.last_seen = last
