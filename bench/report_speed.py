@@ -42,8 +42,10 @@ def child(cmd: list[str] | str, root: Path | None, cwd: Path, shell: bool = Fals
     if jobs:
         env["CASEPACK_REPORT_JOBS"] = str(jobs)
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=cwd, env=env, shell=shell, stdout=subprocess.DEVNULL,  # noqa: S602
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, shell=shell, stdout=subprocess.PIPE,  # noqa: S602
                             stderr=subprocess.DEVNULL)
+    assert proc.stdout is not None
+    proc.stdout.read()  # a pipe, not /dev/null: GNU grep stops at the first match when its output is /dev/null
     _, status, usage = os.wait4(proc.pid, 0)  # the child's usage with its (waited-for) worker processes'
     wall = time.perf_counter() - start
     if os.waitstatus_to_exitcode(status) > ok_status:
