@@ -17,6 +17,7 @@ from collector.report.checks import health_checks, overview
 from collector.report.configdiff import config_diffs
 from collector.report.load import Source, load_source
 from collector.report.logscan import LogScanner
+from collector.report.parallel import LogFile, scan_files
 from collector.report.signatures import OTHER, SignatureTable
 from collector.report.stats import summarize_db
 from collector.report.timeline import spike
@@ -52,16 +53,13 @@ def _hosts(manifest: dict[str, Any]) -> list[str]:
     return [str(h.get("name")) for h in manifest.get("hosts", []) if isinstance(h, dict)]
 
 
-def scan_logs(src: Source) -> LogScanner:
-    scanner = LogScanner(_year(src.manifest))
+def scan_logs(src: Source, workers: int | None = None) -> LogScanner:
+    """All log artifacts, in (host, path) order; several big files on several cores (report/parallel.py)."""
+    year = _year(src.manifest)
+    scanner = LogScanner(year)
     logs = sorted((str(a.get("host")), str(a.get("path"))) for a in src.manifest.get("artifacts", [])
                   if isinstance(a, dict) and a.get("kind") == "log" and a.get("path"))
-    for host, rel in logs:
-        path = src.member(rel)
-        if path is None:
-            scanner.stats.unreadable.append(f"{rel}: not in the bundle")
-            continue
-        scanner.scan_file(path, host, rel)
+    scan_files(scanner, year, [LogFile(host, rel, src.member(rel)) for host, rel in logs], workers)
     return scanner
 
 

@@ -1,9 +1,13 @@
-"""Stream log files into signatures and a timeline: one pass, bounded memory.
+"""Stream log files into signatures and a timeline: one pass, bounded memory, little per-line work.
 
-Lines are read in 1 MiB chunks and capped at ``MAX_LINE`` bytes (the rest of a longer
-line is skipped without being held). Continuation lines — indented lines (``\tat …``),
-``Caused by:``, ``Traceback …``, a bare ``pkg.SomeException: …`` line — fold into the
-entry before them, which is counted once, when it ends.
+A file is read in 4 MiB blocks of whole lines (``blocks.read_blocks``: lines capped at ``MAX_LINE``
+bytes, the rest of a longer line skipped without being held). The line count and byte count of a
+block are taken in C; a prefilter (``prefilter``: hyperscan, or ``bytes.find``) names the lines
+that may start an entry, and only those are looked at in Python: level word, timestamp, signature
+(memoised, ``signatures.Normaliser``). Continuation lines — indented lines (``\tat …``),
+``Caused by:``, ``Traceback …``, a bare ``pkg.SomeException: …`` line — fold into the entry before
+them, which is counted once, when it ends; they are read only after an entry. The result is the
+same as reading every line (tests/test_report_scan.py compares with the line-by-line scanner).
 """
 
 from __future__ import annotations
@@ -15,7 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
-from collector.report.signatures import SignatureTable, line_level, normalise
+from collector.report.blocks import BLOCK, read_blocks
+from collector.report.prefilter import Finder, make_finder
+from collector.report.signatures import LEVEL_RE, LEVEL_WINDOW, LEVELS, Normaliser, SignatureTable, normalise
 from collector.report.timeline import Timeline
 from collector.timefmt import line_time
 
@@ -23,12 +29,16 @@ MAX_LINE = 64 << 10
 CHUNK = 1 << 20
 EXAMPLE_LINES = 8
 _CONT_PREFIX = (b"Caused by:", b"Traceback", b"... ", b"Suppressed:")
-_EXC_LINE = re.compile(rb"^[A-Za-z_][\w.$]*(?:Error|Exception|Exit|Interrupt|Warning|Throwable)\b")
-_ISO = re.compile(rb"^\[?(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d):(\d\d)")
+_CONT_FIRST = frozenset(b"\t ._CTS") | frozenset(range(65, 91)) | frozenset(range(97, 123))  # can start one
+_EXC_LINE = re.compile(rb"[A-Za-z_][\w.$]*(?:Error|Exception|Exit|Interrupt|Warning|Throwable)\b")
+_ISO = re.compile(rb"\[?(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d):(\d\d)")
 
 
 def iter_lines(f: BinaryIO, cap: int = MAX_LINE) -> Iterator[tuple[bytes, bool]]:
-    """``(line without newline, truncated)``; never holds more than one chunk plus ``cap``."""
+    """``(line without newline, truncated)``, line by line; never holds more than one chunk plus ``cap``.
+
+    The line semantics the block scanner keeps (a line over ``cap`` is cut, counted as truncated).
+    """
     pending = b""
     skipping = False
     while data := f.read(CHUNK):
@@ -56,9 +66,17 @@ class _Clock:
         self._minutes: dict[bytes, int] = {}
 
     def __call__(self, line: bytes) -> float | None:
-        m = _ISO.match(line)
+        return self.at(line, 0, len(line))
+
+    def at(self, block: bytes, start: int, end: int) -> float | None:
+        """The time of the line ``block[start:end]``."""
+        p = start + 1 if block[start] == 91 else start  # "[2026-…"
+        base = self._minutes.get(block[start:p + 16])  # only minutes that matched _ISO are there
+        if base is not None and p + 19 <= end and block[p + 16] == 58 and (sec := block[p + 17:p + 19]).isdigit():
+            return float(base + min(int(sec), 59))
+        m = _ISO.match(block, start, end)
         if m is None:
-            return line_time(line, self.year)
+            return line_time(block[start:end], self.year)
         key = m.group(0)[:-3]
         base = self._minutes.get(key)
         if base is None:
@@ -78,7 +96,7 @@ class _Clock:
 @dataclass
 class _Entry:
     level: str
-    message: str
+    message: bytes | str  # bytes: the raw text after the level word; str: a traceback's exception line
     line_no: int
     ts: float | None
     lines: list[str] = field(default_factory=list)
@@ -95,11 +113,17 @@ class ScanStats:
 
 
 class LogScanner:
-    def __init__(self, year: int, table: SignatureTable | None = None, timeline: Timeline | None = None) -> None:
+    """Entries of log files, block by block: a prefilter finds the candidate lines, only those are read."""
+
+    def __init__(self, year: int, table: SignatureTable | None = None, timeline: Timeline | None = None,
+                 finder: Finder | None = None) -> None:
         self.table = table or SignatureTable()
         self.timeline = timeline or Timeline()
         self.stats = ScanStats()
         self.clock = _Clock(year)
+        self.finder = finder or make_finder()
+        self.normalise = Normaliser()
+        self._cur: _Entry | None = None
 
     def scan_file(self, path: Path, host: str, name: str) -> None:
         """Scan one log file (``name``: its path in the bundle)."""
@@ -112,36 +136,90 @@ class LogScanner:
             self.stats.files += 1
             self._scan(f, host, name)
 
-    def _scan(self, f: BinaryIO, host: str, name: str) -> None:
-        cur: _Entry | None = None
+    def _scan(self, f: BinaryIO, host: str, name: str, block_size: int = BLOCK) -> None:
         st = self.stats
-        no = 0
-        for no, (line, truncated) in enumerate(iter_lines(f), 1):  # noqa: B007 - no is used after the loop
-            st.bytes += len(line) + 1
-            if truncated:
-                st.truncated_lines += 1
-            if line.endswith(b"\r"):
-                line = line[:-1]
-            if cur is not None and line and (line[0] in (9, 32) or line.startswith(_CONT_PREFIX)
-                                             or _EXC_LINE.match(line)):
-                if len(cur.lines) < EXAMPLE_LINES:
-                    cur.lines.append(line[:500].decode("utf-8", "replace"))
-                if cur.traceback and line[0] not in (9, 32) and not line.startswith(b"Traceback"):
-                    cur.message, cur.traceback = line[:2000].decode("utf-8", "replace"), False
+        lines = 0
+        self._cur = None
+        for block, cut in read_blocks(f, MAX_LINE, block_size):
+            st.bytes += len(block)
+            st.truncated_lines += cut
+            self._block(block, lines, host, name)
+            lines += block.count(b"\n")
+        if self._cur is not None:
+            self._finish(self._cur, host, name)
+            self._cur = None
+        st.lines += lines
+
+    def _block(self, block: bytes, base: int, host: str, name: str) -> None:
+        """The entries starting in ``block`` (whole lines; ``base`` lines before it in the file)."""
+        n = len(block)
+        pos = 0  # lines before pos are done
+        if self._cur is not None:
+            pos = self._follow(block, 0, self._cur)
+            if pos == n:
+                return
+            self._finish(self._cur, host, name)
+            self._cur = None
+        find, count, level_at, clock = block.find, block.count, LEVEL_RE.search, self.clock.at
+        add, counted, timeline, norm = self.table.add, self.table.count, self.timeline.add, self.normalise
+        seen, seen_nl = 0, base  # newlines before offset `seen`
+        for s in self.finder(block):
+            if s < pos:
+                continue  # inside the previous entry's stack trace
+            e = find(b"\n", s)
+            end = e - 1 if e > s and block[e - 1] == 13 else e
+            m = level_at(block, s, min(s + LEVEL_WINDOW, end))
+            level = LEVELS.get(m.group(1).lower()) if m is not None else None
+            if level is None and not block.startswith(b"Traceback", s):
                 continue
-            if cur is not None:
-                self._finish(cur, host, name)
-                cur = None
-            level, end = line_level(line)
+            pos = e + 1
+            if m is not None and level is not None:
+                ts = clock(block, s, end)
+                if pos < n and block[pos] not in _CONT_FIRST:  # one line: the usual case, no entry object
+                    text = norm(block[m.end():end])
+                    if not counted(level, text, host, ts):  # a signature still keeping locations: a line number
+                        seen_nl += count(b"\n", seen, s)
+                        seen = s
+                        add(level, text, host, name, seen_nl + 1, ts,
+                            lambda s=s, end=end: block[s:end].decode("utf-8", "replace"))
+                    timeline(host, level, ts)
+                    continue
+            seen_nl += count(b"\n", seen, s)
+            seen = s
+            line_no = seen_nl + 1
             if level is not None:
-                text = line.decode("utf-8", "replace")
-                cur = _Entry(level, line[end:].decode("utf-8", "replace"), no, self.clock(line), [text[:2000]])
-            elif line.startswith(b"Traceback"):  # an uncaught Python exception without a log line before it
-                cur = _Entry("ERROR", "Traceback", no, None, [line[:500].decode("utf-8", "replace")], True)
-        if cur is not None:
+                cur = _Entry(level, block[m.end():end], line_no, ts,
+                             [block[s:end].decode("utf-8", "replace")[:2000]])
+            else:  # an uncaught Python exception without a log line before it
+                cur = _Entry("ERROR", "Traceback", line_no, None, [block[s:end][:500].decode("utf-8", "replace")],
+                             True)
+            pos = self._follow(block, pos, cur)
+            if pos == n:
+                self._cur = cur  # its stack trace may go on in the next block
+                return
             self._finish(cur, host, name)
-        st.lines += no
+
+    def _follow(self, block: bytes, p: int, cur: _Entry) -> int:
+        """Fold the continuation lines from ``p`` into ``cur``; the start of the first other line."""
+        n = len(block)
+        find = block.find
+        while p < n:
+            e = find(b"\n", p)
+            end = e - 1 if e > p and block[e - 1] == 13 else e
+            if end == p:
+                break
+            first = block[p]
+            if not (first in (9, 32) or block.startswith(_CONT_PREFIX, p) or _EXC_LINE.match(block, p, end)):
+                break
+            line = block[p:end]
+            if len(cur.lines) < EXAMPLE_LINES:
+                cur.lines.append(line[:500].decode("utf-8", "replace"))
+            if cur.traceback and first not in (9, 32) and not line.startswith(b"Traceback"):
+                cur.message, cur.traceback = line[:2000].decode("utf-8", "replace"), False
+            p = e + 1
+        return p
 
     def _finish(self, e: _Entry, host: str, name: str) -> None:
-        self.table.add(e.level, normalise(e.message), host, name, e.line_no, e.ts, "\n".join(e.lines))
+        text = self.normalise(e.message) if isinstance(e.message, bytes) else normalise(e.message)
+        self.table.add(e.level, text, host, name, e.line_no, e.ts, "\n".join(e.lines))
         self.timeline.add(host, e.level, e.ts)

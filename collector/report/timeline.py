@@ -29,16 +29,28 @@ class Timeline:
         if len(self.counts) > self.max_keys:
             self._coarsen()
 
-    def _coarsen(self) -> None:
+    def _coarsen(self) -> bool:
         bigger = [r for r in COARSEN if r > self.res]
         if not bigger:
-            return
+            return False
         factor = bigger[0] // self.res
         self.res = bigger[0]
         merged: Counter[tuple[str, str, int]] = Counter()
         for (host, cls, slot), n in self.counts.items():
             merged[(host, cls, slot // factor)] += n
         self.counts = merged
+        return True
+
+    def merge(self, other: Timeline) -> None:
+        """Add the counts of ``other`` (of other files), at the coarser of the two resolutions."""
+        self.untimed += other.untimed
+        while self.res < other.res and self._coarsen():
+            pass
+        factor = self.res // other.res
+        for (host, cls, slot), n in other.counts.items():
+            self.counts[(host, cls, slot // factor)] += n
+        while len(self.counts) > self.max_keys and self._coarsen():
+            pass
 
     def result(self, hosts: list[str]) -> dict[str, Any]:
         """The timeline section of the report (see docs/report.md)."""
