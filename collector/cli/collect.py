@@ -80,7 +80,8 @@ def collect_cmd(hosts: tuple[str, ...], inventory: str | None, probes: tuple[str
                          hint="write the events to a file: --events FILE")
     if template and not Path(template).is_file():
         raise InputError(f"--template {template}: no such file")
-    targets = resolve_hosts(list(hosts), inventory, ssh_settings(ssh, interactive=sys.stdin.isatty()))
+    ssh_opts = ssh_settings(ssh, interactive=sys.stdin.isatty(), case=settings.case)
+    targets = resolve_hosts(list(hosts), inventory, ssh_opts)
     request = CollectRequest(hosts=targets, probes=settings.probes, case=settings.fields,
                              variables=settings.variables, options=settings.options, jobs=jobs,
                              template=template, label=label)

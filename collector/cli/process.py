@@ -58,7 +58,8 @@ def process_test_cmd(hosts: tuple[str, ...], inventory: str | None, probes: tupl
         probes=probes, case_file=case_file, max_file_size=max_file_size, variables=variables), time.time())
     case, selected, fields = settings.case, settings.probes, settings.fields
     out_dir = make_directory(output) if output else Path.cwd()
-    targets = resolve_hosts(list(hosts), inventory, ssh_settings(ssh, interactive=sys.stdin.isatty()))
+    ssh_opts = ssh_settings(ssh, interactive=sys.stdin.isatty(), case=settings.case)
+    targets = resolve_hosts(list(hosts), inventory, ssh_opts)
     request = CollectRequest(hosts=targets, probes=selected, output=out_dir, case=fields,
                              variables=settings.variables, options=settings.options,
                              jobs=jobs, process_test=True, label="process-test")
