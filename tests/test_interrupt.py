@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.sshfleet import SshFleet, fleet_of, is_root, running, sshd_available
+from tests.sshfleet import SSH_CLIENTS, SshFleet, fleet_of, is_root, running, sshd_available
 
 pexpect = pytest.importorskip("pexpect")
 
@@ -31,9 +31,9 @@ pytestmark = [
 ]
 
 
-@pytest.fixture(scope="module")
-def fleet(tmp_path_factory: pytest.TempPathFactory):
-    yield from fleet_of(tmp_path_factory.mktemp("fleet"), "h1")
+@pytest.fixture(scope="module", params=SSH_CLIENTS)
+def fleet(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest):
+    yield from fleet_of(tmp_path_factory.mktemp("fleet"), "h1", client=request.param)
 
 
 
@@ -61,8 +61,8 @@ command = "{self.marker}"
 timeout = 900
 ''')
         env = {**os.environ, "PYTHONPATH": str(ROOT), "TMPDIR": str(self.tmpdir), "TERM": "dumb"}
-        args = ["collect", "h1", "--ssh-config", str(fleet.ssh_config), "-p", str(probe), "-o", f"{self.out}/",
-                "--no-input", "--label", "cut"]
+        args = ["collect", "h1", "--ssh-config", str(fleet.ssh_config), *fleet.client_args, "-p", str(probe),
+                "-o", f"{self.out}/", "--no-input", "--label", "cut"]
         self.child = pexpect.spawn(CLI[0], [*CLI[1:], *args], env=env, cwd=str(tmp), encoding="utf-8",
                                    timeout=60, dimensions=(50, 200))
 
@@ -86,7 +86,8 @@ timeout = 900
         return sorted(self.out.glob("*.tar.zst"))
 
     def assert_clean(self) -> None:
-        assert list(self.tmpdir.iterdir()) == []  # no casepack-* spool, no snapshot
+        assert list(self.tmpdir.iterdir()) == []  # no casepack-* spool, no snapshot, no ssh ControlMaster dir
+        assert not running(str(self.tmpdir))  # no local ssh (master or channel) left: their sockets live there
         assert not [p for p in self.out.iterdir() if ".partial" in p.name]
         end = time.monotonic() + 2
         while running(self.marker):  # SIGKILL is delivered at once; give /proc a moment to reap
