@@ -41,6 +41,7 @@ class Run:
     """``casepack collect`` on a pty: a fast artifact and a slow remote ``sleep 600.N`` on h1."""
 
     def __init__(self, fleet: SshFleet, tmp: Path) -> None:
+        self.fleet = fleet
         self.marker = f"sleep 600.{uuid.uuid4().int % 10**6:06d}"
         self.tmpdir, self.out = tmp / "tmp", tmp / "out"
         self.tmpdir.mkdir()
@@ -73,6 +74,8 @@ timeout = 900
         while not running(self.marker):
             assert time.monotonic() < end, "the slow remote command never started"
             time.sleep(0.02)
+        self.ssh_pids = [p for p in running(str(self.fleet.ssh_config)) if p in running("ControlPath=")]
+        assert bool(self.ssh_pids) == (self.fleet.client == "openssh")  # the master and the slow channel
 
     def finish(self) -> tuple[int | None, float, str]:
         """Wait for the exit; the exit status, seconds since the call, and everything printed."""
@@ -87,7 +90,8 @@ timeout = 900
 
     def assert_clean(self) -> None:
         assert list(self.tmpdir.iterdir()) == []  # no casepack-* spool, no snapshot, no ssh ControlMaster dir
-        assert not running(str(self.tmpdir))  # no local ssh (master or channel) left: their sockets live there
+        for pid in self.ssh_pids:  # no local ssh (master or channel) left behind
+            assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text().split()[2]
         assert not [p for p in self.out.iterdir() if ".partial" in p.name]
         end = time.monotonic() + 2
         while running(self.marker):  # SIGKILL is delivered at once; give /proc a moment to reap

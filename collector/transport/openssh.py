@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import fcntl
 import os
+import select
 import shutil
 import signal
 import subprocess
 import tempfile
 import threading
+import time
 
 from collector import interrupt
 from collector.errors import ArtifactError
@@ -27,8 +29,21 @@ from collector.transport.openssh_master import SSH, Master, host_argv
 from collector.transport.ssh import SID_REPORT, PassphrasePrompt, SidReader, SshSpec, remote_kill
 
 F_SETPIPE_SZ = 1031  # Linux: a 1 MiB pipe from ssh means fewer, larger reads
-KILL_WAIT = 5.0  # seconds for the kill command's own channel
+KILL_WAIT = 5.0
+SID_WAIT = 1.0  # seconds to wait for a stopped command's session id
+POLL = 0.2  # seconds between looks at a kill while the command is silent  # seconds for the kill command's own channel
+MAX_BASE = 50  # longest $TMPDIR used for the private directory (see private_dir)
 SSH_FAILED = 255  # ssh's exit status for its own failures (and for a remote command killed by a signal)
+
+
+def private_dir() -> str:
+    """A 0700 directory for the socket, the master's log and askpass; short enough for a unix socket path.
+
+    ssh binds ``ControlPath`` + ``.`` + 16 random characters (at most 107 bytes): a long ``$TMPDIR`` gives way
+    to ``/tmp``.
+    """
+    base = tempfile.gettempdir()
+    return tempfile.mkdtemp(prefix="casepack-ssh-", dir=base if len(base) <= MAX_BASE else "/tmp")
 
 
 def client_version() -> str:
@@ -48,7 +63,7 @@ class OpenSshConnection:
         self.user = spec.user
         self.facts: dict[str, str] = {"user": spec.user, "address": spec.address,
                                       "ssh_client": f"openssh ({client_version()})"}
-        self._tmp = tempfile.mkdtemp(prefix="casepack-ssh-")  # 0700: the socket, the master's log, askpass
+        self._tmp = private_dir()
         self._abort = interrupt.on_abort(self._abandon)
         self._askpass: Askpass | None = None
         self._master: Master | None = None
@@ -86,19 +101,28 @@ class OpenSshConnection:
         sid = SidReader()
         err_thread = threading.Thread(target=self._drain_stderr, args=(proc, sid, err, dialogue), daemon=True)
         err_thread.start()
-        timed_out = threading.Event()
+        timed_out, killed = threading.Event(), threading.Event()
 
-        def on_timeout() -> None:
-            timed_out.set()
+        def kill(timeout_hit: bool = False) -> None:
+            if timeout_hit:
+                timed_out.set()
+            killed.set()
             _kill(proc)
 
-        timer = threading.Timer(timeout, on_timeout)
+        timer = threading.Timer(timeout, kill, args=(True,))
         timer.start()
-        stop_key = interrupt.register(lambda: _kill(proc))
+        stop_key = interrupt.register(kill)
         stopped = interrupted = False
         try:
+            # the master holds copies of this channel's pipes until the host closes the channel: after a kill,
+            # EOF may come late, so the loop also watches for the kill itself
             fd = proc.stdout.fileno()
-            while data := os.read(fd, CHUNK):
+            while not killed.is_set():
+                if not select.select([fd], [], [], POLL)[0]:
+                    continue
+                data = os.read(fd, CHUNK)
+                if not data:
+                    break
                 sink(data)
         except SinkFull:
             stopped = True
@@ -110,11 +134,12 @@ class OpenSshConnection:
         finally:
             timer.cancel()
             interrupt.unregister(stop_key)
+            ended_early = stopped or interrupted or killed.is_set()
+            if ended_early:
+                self._kill_session(sid)  # the host's side first: then the master lets go of the pipes
             proc.stdout.close()
             code = proc.wait()
-            err_thread.join(5)
-            if stopped or interrupted or timed_out.is_set() or interrupt.requested():
-                self._kill_session(sid)
+            err_thread.join(1 if ended_early else 5)
         interrupt.check()  # killed by a stop: not a result to record
         stderr = err[-STDERR_KEEP:].decode("utf-8", "replace").strip()
         if code == SSH_FAILED and sid.value is None and not (stopped or timed_out.is_set()):
@@ -153,6 +178,9 @@ class OpenSshConnection:
 
     def _kill_session(self, sid: SidReader) -> None:
         """Kill what the command left on the host: its whole session, over a fresh channel."""
+        end = time.monotonic() + SID_WAIT
+        while sid.value is None and time.monotonic() < end:
+            time.sleep(0.02)  # the id travels on stderr ahead of everything else; rarely not here yet
         if sid.value is None or self._master is None or self._master.proc.poll() is not None:
             return
         with interrupt.cleanup():

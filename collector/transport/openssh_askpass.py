@@ -35,7 +35,7 @@ class Askpass:
 
     def __init__(self, tmp: str, prompt: PassphrasePrompt) -> None:
         self.prompt = prompt
-        self.sock_path = os.path.join(tmp, "askpass.sock")
+        self.sock_path = os.path.join(tmp, "a")
         self.helper = os.path.join(tmp, "askpass")
         self._server = socket.socket(socket.AF_UNIX)
         self._server.bind(self.sock_path)

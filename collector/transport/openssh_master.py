@@ -86,8 +86,8 @@ class Master:
     def __init__(self, spec: SshSpec, tmp: str, *, config: str | None, env: Mapping[str, str] | None,
                  batch: bool, wait: float) -> None:
         self.spec = spec
-        self.socket = os.path.join(tmp, "control")
-        self.log_path = os.path.join(tmp, "master.log")
+        self.socket = os.path.join(tmp, "c")
+        self.log_path = os.path.join(tmp, "log")
         argv = host_argv(spec, batch, config, self.socket)
         argv[-2:-2] = ["-M", "-N", "-v", "-o", "ControlMaster=yes", "-o", "ControlPersist=no"]
         fd = os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
