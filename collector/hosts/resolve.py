@@ -49,11 +49,13 @@ class _Resolver:
         self.opts = opts
         path = os.path.expanduser(opts.ssh_config or "~/.ssh/config")
         self.config = paramiko.SSHConfig()
+        self.config_error = ""
         if os.path.exists(path):
             try:
                 self.config = paramiko.SSHConfig.from_path(path)
             except (OSError, paramiko.SSHException, ValueError) as exc:
-                raise InputError(f"cannot read ssh config {path}: {exc}") from None
+                # ssh reads its config itself: only paramiko's hosts need this parse (checked per host below)
+                self.config_error = f"cannot read ssh config {path}: {exc}"
         elif opts.ssh_config:
             raise InputError(f"ssh config {opts.ssh_config} does not exist")
         self.checkers: dict[str, HostKeyChecker] = {}
@@ -91,6 +93,8 @@ class _Resolver:
         sudo = settings.get("sudo")
         become = None if sudo is None else str(sudo).lower() in ("1", "true", "yes", "on")
         client = ssh_client(self.opts.client or settings.get("ssh_client"), f"host {text}")
+        if self.config_error and client == "paramiko":
+            raise InputError(self.config_error, hint="paramiko cannot parse it; --ssh-client openssh reads it with ssh")
         if client == "openssh":  # ssh reads the config's IdentityFile (and CertificateFile …) itself
             identities = identities[:len(identities) - len(cfg.get("identityfile", []))]
         overrides = {"HostName": address} if settings.get("address") else {}
