@@ -19,44 +19,18 @@ import argparse
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from bench.genlog import generate  # noqa: E402
+from bench.ssh_collect import FLEET_PROBE, small_logs, timed  # noqa: E402
 from tests.sshfleet import SSH_CLIENTS, SshFleet  # noqa: E402
 
 CLI = [sys.executable, "-c", "from collector.cli import main; main()"]
-FLEET_PROBE = '''name = "fleet"
-[[artifact]]
-name = "version"
-kind = "version"
-command = "uname -a"
-[[artifact]]
-name = "logs"
-kind = "log"
-paths = ["{small}/*.log"]
-[[artifact]]
-name = "ps"
-kind = "command"
-command = "ps -eo pid,args | head -n 200"
-'''
-
-
-def timed(cmd: list[str], env: dict, shell: bool = False) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MiB) of the command (wait4: the process and its waited-for children)."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, shell=shell)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"{str(cmd)[:200]} failed: {proc.stderr.read().decode()[-2000:]}")
-    return wall, usage.ru_maxrss / 1024
 
 
 def main() -> None:
@@ -74,11 +48,7 @@ def main() -> None:
         print(f"generating {args.size_mb:.0f} MiB log …", flush=True)
         generate(log, int(args.size_mb * 1024 * 1024), secret_every=10**12)
         log.chmod(0o644)
-        small = work / "small"
-        small.mkdir(mode=0o755)
-        for i in range(20):
-            generate(small / f"app-{i}.log", 256 * 1024, seed=i, secret_every=10**12)
-            (small / f"app-{i}.log").chmod(0o644)
+        small = small_logs(work)
         probe = work / "big.toml"
         probe.write_text(f'name = "big"\n[[artifact]]\nname = "log"\nkind = "log"\npaths = ["{log}"]\n'
                          + ("" if args.redact else "redact = false\n"))
@@ -93,17 +63,17 @@ def main() -> None:
                         "-o", f"{out}/", "--force", "--no-input", "--quiet", "--max-file-size", "2GiB", *more]
 
             ssh_cat = fleet.ssh_command("h1", "cat", str(log))
-            runs: dict[str, tuple[list[str], bool]] = {
-                "ssh cat > /dev/null": (ssh_cat, False),
-                "ssh cat | zstd -3 -T0": (" ".join(ssh_cat) + " | zstd -3 -T0 -q > /dev/null", True),
+            runs: dict[str, list[str]] = {
+                "ssh cat > /dev/null": ssh_cat,
+                "ssh cat | zstd -3 -T0": ["sh", "-c", " ".join(ssh_cat) + " | zstd -3 -T0 -q > /dev/null"],
             }
             for client in SSH_CLIENTS:
-                runs[f"casepack --ssh-client {client}"] = (casepack(client, "h1", "-p", str(probe)), False)
+                runs[f"casepack --ssh-client {client}"] = casepack(client, "h1", "-p", str(probe))
             walls: dict[str, list[float]] = {k: [] for k in runs}
             rss: dict[str, float] = {}
             for r in range(args.rounds):
-                for name, (cmd, shell) in runs.items():
-                    wall, peak = timed(cmd if not shell else cmd, env, shell)  # type: ignore[arg-type]
+                for name, cmd in runs.items():
+                    wall, peak = timed(cmd, env)
                     walls[name].append(wall)
                     rss[name] = max(rss.get(name, 0.0), peak)
                     for p in out.iterdir():
@@ -122,7 +92,8 @@ def main() -> None:
             fleet_probe = work / "fleet.toml"
             fleet_probe.write_text(FLEET_PROBE.format(small=small))
             names = [f"h{i + 1}" for i in range(args.hosts)]
-            print(f"\n{args.hosts} hosts vs 1 host × (version, 20 logs of 256 KiB, ps), medians of {args.rounds}")
+            print(f"\n{args.hosts} hosts vs 1 host × (version, 20 logs of 256 KiB, ps, check), "
+                  f"medians of {args.rounds}")
             for client in SSH_CLIENTS:
                 one, many, peak = [], [], 0.0
                 for _ in range(args.rounds):

@@ -21,7 +21,8 @@ def test_http_server_instead_of_sshd_is_one_line(tmp_path: Path, client: str) ->
     try:
         port = server.server_address[1]
         proc = subprocess.run(CLI + ["collect", f"127.0.0.1:{port}", "--no-input", "-o", f"{tmp_path}/",
-                                     "--connect-timeout", "5", "--ssh-client", client], capture_output=True, text=True, timeout=90)
+                                     "--connect-timeout", "5", "--ssh-client", client],
+                              capture_output=True, text=True, timeout=90)
     finally:
         server.shutdown()
     assert proc.returncode == 1

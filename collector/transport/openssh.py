@@ -11,6 +11,7 @@ removes its private directory; a hard exit does the same (:func:`collector.inter
 from __future__ import annotations
 
 import fcntl
+import functools
 import os
 import select
 import shutil
@@ -24,6 +25,7 @@ from collector import interrupt
 from collector.errors import ArtifactError
 from collector.secrets import child_environment
 from collector.transport.base import CHUNK, STDERR_KEEP, CommandResult, Dialogue, Sink, SinkFull
+from collector.transport.local import talk
 from collector.transport.openssh_askpass import Askpass
 from collector.transport.openssh_master import SSH, Master, host_argv
 from collector.transport.ssh import SID_REPORT, PassphrasePrompt, SidReader, SshSpec, remote_kill
@@ -46,6 +48,7 @@ def private_dir() -> str:
     return tempfile.mkdtemp(prefix="casepack-ssh-", dir=base if len(base) <= MAX_BASE else "/tmp")
 
 
+@functools.cache
 def client_version() -> str:
     try:
         out = subprocess.run([SSH, "-V"], capture_output=True, text=True, timeout=10)
@@ -152,23 +155,13 @@ class OpenSshConnection:
 
     @staticmethod
     def _drain_stderr(proc: subprocess.Popen, sid: SidReader, err: bytearray, dialogue: Dialogue | None) -> None:
-        talking = dialogue is not None
         fd = proc.stderr.fileno()  # type: ignore[union-attr]
         for chunk in iter(lambda: os.read(fd, 65536), b""):
             data = sid.feed(chunk)
             err.extend(data)
             del err[:-STDERR_KEEP]
-            if talking and dialogue is not None and data:
-                reply = dialogue.answer(data)
-                try:
-                    if reply:
-                        proc.stdin.write(reply)  # type: ignore[union-attr]
-                        proc.stdin.flush()  # type: ignore[union-attr]
-                    if dialogue.finished:
-                        proc.stdin.close()  # type: ignore[union-attr]
-                        talking = False
-                except OSError:  # the command ended first
-                    talking = False
+            if dialogue is not None and data and not proc.stdin.closed:  # type: ignore[union-attr]
+                talk(proc, dialogue, data)
         if proc.stdin is not None and not proc.stdin.closed:
             try:
                 proc.stdin.close()

@@ -32,6 +32,7 @@ from collector.transport.ssh import (
 
 SSH = "ssh"
 READY_POLL = 0.02
+STOP_WAIT = 2.0  # seconds for the master to leave after ``-O exit``
 
 
 def _value(text: str) -> str:
@@ -123,13 +124,20 @@ class Master:
         return login_facts(self.log())
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()  # the master closes its channels and the connection
-            try:
-                self.proc.wait(3)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        """``ssh -O exit`` (the master closes its channels and the connection), else SIGKILL.
+
+        Not SIGTERM: a master started from a worker thread inherits its blocked SIGINT/SIGTERM/SIGHUP
+        (:func:`collector.interrupt.worker_thread`).
+        """
+        if self.proc.poll() is not None:
+            return
+        try:
+            subprocess.run([SSH, "-S", self.socket, "-O", "exit", "casepack-master"], capture_output=True,
+                           stdin=subprocess.DEVNULL, timeout=STOP_WAIT)
+            self.proc.wait(STOP_WAIT)
+        except (OSError, subprocess.SubprocessError):
+            self.proc.kill()
+            self.proc.wait()
 
 
 def login_facts(log: str) -> dict[str, str]:
