@@ -300,7 +300,7 @@ def test_live_stats_database_copy_is_consistent(fleet: SshFleet, data: Path, tmp
                                                 force_fallback: bool) -> None:
     from collector.engine.sqlite_copy import copy_database
 
-    db = data / f"stats-{force_fallback}.db"
+    db = data / f"stats-{fleet.client}-{force_fallback}.db"
     con = sqlite3.connect(db)
     con.execute("create table stats (ts real, v integer, pad text default (hex(randomblob(64))))")
     con.commit()

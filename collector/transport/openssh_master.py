@@ -36,8 +36,13 @@ STOP_WAIT = 2.0  # seconds for the master to leave after ``-O exit``
 
 
 def _value(text: str) -> str:
-    """An ssh_config value on the command line: quoted when it has spaces, ``%`` kept literal where expanded."""
+    """An ssh_config value on the command line: quoted when it has spaces."""
     return f'"{text}"' if re.search(r"\s", text) else text
+
+
+def _path(path: str) -> str:
+    """A file name where ssh expands ``%`` tokens (known_hosts, ControlPath, -i): every ``%`` literal."""
+    return _value(path.replace("%", "%%"))
 
 
 def strict_options(spec: SshSpec, batch: bool) -> list[str]:
@@ -45,7 +50,7 @@ def strict_options(spec: SshSpec, batch: bool) -> list[str]:
     opts = {
         "BatchMode": "yes" if batch else "no",
         "StrictHostKeyChecking": "accept-new" if spec.accept_new else "yes",
-        "UserKnownHostsFile": _value(os.path.expanduser(spec.known_hosts)),
+        "UserKnownHostsFile": _path(os.path.expanduser(spec.known_hosts)),
         "GlobalKnownHostsFile": "/dev/null",
         "ConnectTimeout": str(max(1, int(spec.connect_timeout + 0.999))),
         "ServerAliveInterval": str(spec.keepalive),
@@ -64,11 +69,11 @@ def host_argv(spec: SshSpec, batch: bool, config: str | None, control: str = "no
     argv = [SSH]
     if config:
         argv += ["-F", config]
-    argv += strict_options(spec, batch) + ["-o", f"ControlPath={_value(control)}"]
+    argv += strict_options(spec, batch) + ["-o", f"ControlPath={_path(control)}"]
     for key, value in spec.overrides.items():  # what casepack was told (CLI, inventory) beats the config
         argv += ["-o", f"{key}={_value(str(value))}"]
     for identity in spec.identity_files:
-        argv += ["-i", identity]
+        argv += ["-i", identity.replace("%", "%%")]
     if spec.proxy_jump is not None:
         argv += ["-o", "ProxyCommand=" + proxy_command(spec.proxy_jump, spec, batch, config)]
     return argv + ["--", spec.destination or spec.hostname]
