@@ -150,3 +150,26 @@ def test_client_chosen_by_case_file_and_inventory_flag_wins(fleet: SshFleet, tmp
     proc, _ = collect(tmp_path, *common, "--case", str(case))
     assert proc.returncode == 2 and "unknown ssh_client 'putty'" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) <= 2
+
+
+def test_key_passphrase_is_asked_by_casepack_on_the_terminal(fleet: SshFleet, tmp_path: Path) -> None:
+    """ssh has no terminal (its own session): its question comes through casepack's askpass, the answer back."""
+    pexpect = pytest.importorskip("pexpect")
+    o2 = fleet["o2"]
+    cfg = tmp_path / "ssh_config"
+    cfg.write_text(f"Host pk\n  HostName {o2.address}\n  Port {o2.port}\n  User {USER_SUDO}\n"
+                   f"  IdentityFile {fleet.passphrase_key}\n  IdentitiesOnly yes\n"
+                   f"  UserKnownHostsFile {fleet.known_hosts}\n")
+    out = tmp_path / "out"
+    out.mkdir()
+    child_env = {k: v for k, v in env().items() if k != "SSH_AUTH_SOCK"}
+    child = pexpect.spawn(CLI[0], [*CLI[1:], "collect", "pk", "--ssh-config", str(cfg), "--ssh-client", "openssh",
+                                   "-p", str(probe(tmp_path)), "-o", f"{out}/", "--no-input"],
+                          env=child_env, encoding="utf-8", timeout=60)
+    child.expect(f"passphrase for {fleet.passphrase_key}")
+    child.sendline(fleet.passphrase)
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0, child.before
+    assert fleet.passphrase not in child.before  # not echoed
+    assert list(out.glob("*.tar.zst"))

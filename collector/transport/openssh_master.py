@@ -137,8 +137,8 @@ class Master:
         if self.proc.poll() is not None:
             return
         try:
-            subprocess.run([SSH, "-S", self.socket, "-O", "exit", "casepack-master"], capture_output=True,
-                           stdin=subprocess.DEVNULL, timeout=STOP_WAIT)
+            subprocess.run([SSH, "-F", "/dev/null", "-S", self.socket, "-O", "exit", "casepack-master"],
+                           capture_output=True, stdin=subprocess.DEVNULL, timeout=STOP_WAIT)
             self.proc.wait(STOP_WAIT)
         except (OSError, subprocess.SubprocessError):
             self.proc.kill()
