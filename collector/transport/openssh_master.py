@@ -19,6 +19,7 @@ import subprocess
 import time
 from collections.abc import Mapping
 
+from collector import interrupt
 from collector.errors import TransportError
 from collector.secrets import child_environment
 from collector.transport.ssh import (
@@ -112,6 +113,9 @@ class Master:
         while not os.path.exists(self.socket):
             if self.proc.poll() is not None:
                 raise failure(self.spec, self.log())
+            if interrupt.requested():  # Ctrl-C / SIGTERM while connecting: no master survives it
+                self.stop()
+                interrupt.check()
             if time.monotonic() > deadline:
                 self.stop()
                 raise TransportError(f"cannot connect to {self.spec.address}: no answer in {wait:g}s",
