@@ -173,3 +173,22 @@ def test_key_passphrase_is_asked_by_casepack_on_the_terminal(fleet: SshFleet, tm
     assert child.exitstatus == 0, child.before
     assert fleet.passphrase not in child.before  # not echoed
     assert list(out.glob("*.tar.zst"))
+
+
+def test_a_lost_master_fails_the_command_and_never_logs_in_again(fleet: SshFleet) -> None:
+    from collector.errors import ArtifactError
+    from collector.hosts.resolve import SshOptions, resolve_hosts
+
+    o2 = fleet["o2"]
+    host = resolve_hosts(["o2"], None, SshOptions(ssh_config=str(fleet.ssh_config), client="openssh"))[0].connect()
+    try:
+        assert host.capture("echo up")[0] == "up\n"
+        logins = o2.log_text().count("Accepted publickey")
+        host.conn._master.proc.kill()  # the connection drops (the host rebooted, a firewall cut it …)
+        host.conn._master.proc.wait()
+        with pytest.raises(ArtifactError) as info:
+            host.capture("echo again")
+        assert info.value.status == "failed" and "SSH channel failed" in info.value.reason
+        assert o2.log_text().count("Accepted publickey") == logins  # no second, unchecked login
+    finally:
+        host.close()

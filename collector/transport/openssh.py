@@ -27,7 +27,7 @@ from collector.secrets import child_environment
 from collector.transport.base import CHUNK, STDERR_KEEP, CommandResult, Dialogue, Sink, SinkFull
 from collector.transport.local import talk
 from collector.transport.openssh_askpass import Askpass
-from collector.transport.openssh_master import SSH, Master, host_argv
+from collector.transport.openssh_master import SSH, Master, channel_argv
 from collector.transport.ssh import SID_REPORT, PassphrasePrompt, SidReader, SshSpec, remote_kill
 
 F_SETPIPE_SZ = 1031  # Linux: a 1 MiB pipe from ssh means fewer, larger reads
@@ -83,8 +83,7 @@ class OpenSshConnection:
         self.facts.update(self._master.facts())
         if spec.proxy_jump is not None:
             self.facts["via"] = spec.proxy_jump.address
-        self._argv = host_argv(spec, True, spec.ssh_config, self._master.socket)
-        self._argv[-2:-2] = ["-o", "ControlMaster=no"]
+        self._argv = channel_argv(self._master.socket)
 
     def execute(self, line: str, sink: Sink, *, timeout: float, dialogue: Dialogue | None = None) -> CommandResult:
         interrupt.check()  # after a stop (Ctrl-C, SIGTERM, SIGHUP): no new command, except cleanup

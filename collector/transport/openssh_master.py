@@ -87,6 +87,18 @@ def proxy_command(jump: SshSpec, target: SshSpec, batch: bool, config: str | Non
     return shlex.join(argv).replace("%", "%%")
 
 
+def channel_argv(socket: str) -> list[str]:
+    """``ssh … -- casepack`` for one command through the master at ``socket`` (the command follows).
+
+    Everything about the host was settled by the master: no config is read per command (no ``Match exec``
+    run again, no ``SendEnv``, no agent forwarding asked), and ``ProxyCommand=false`` means that if the
+    master is gone the command fails (exit 255) instead of ssh logging in anew.
+    """
+    return [SSH, "-F", "/dev/null", "-o", f"ControlPath={_path(socket)}", "-o", "ControlMaster=no",
+            "-o", "ProxyCommand=false", "-o", "BatchMode=yes", "-o", "EscapeChar=none", "-o", "LogLevel=ERROR",
+            "-T", "--", "casepack"]
+
+
 class Master:
     """``ssh -M -N``: one authenticated connection per host; its socket and log in ``tmp`` (0700)."""
 
@@ -141,7 +153,7 @@ class Master:
         if self.proc.poll() is not None:
             return
         try:
-            subprocess.run([SSH, "-F", "/dev/null", "-S", self.socket, "-O", "exit", "casepack-master"],
+            subprocess.run(channel_argv(self.socket)[:-2] + ["-O", "exit", "casepack"],
                            capture_output=True, stdin=subprocess.DEVNULL, timeout=STOP_WAIT)
             self.proc.wait(STOP_WAIT)
         except (OSError, subprocess.SubprocessError):
