@@ -10,6 +10,7 @@ removes its private directory; a hard exit does the same (:func:`collector.inter
 
 from __future__ import annotations
 
+import atexit
 import fcntl
 import functools
 import os
@@ -68,6 +69,7 @@ class OpenSshConnection:
                                       "ssh_client": f"openssh ({client_version()})"}
         self._tmp = private_dir()
         self._abort = interrupt.on_abort(self._abandon)
+        atexit.register(self._abandon)  # a library caller that never closes: no master, no directory left
         self._askpass: Askpass | None = None
         self._master: Master | None = None
         try:
@@ -196,6 +198,7 @@ class OpenSshConnection:
             self._askpass.close()
         shutil.rmtree(self._tmp, ignore_errors=True)
         interrupt.forget_abort(self._abort)
+        atexit.unregister(self._abandon)
 
 
 def _kill(proc: subprocess.Popen) -> None:
