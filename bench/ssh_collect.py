@@ -24,6 +24,36 @@ sys.path.insert(0, str(HERE.parent))
 from bench.genlog import generate  # noqa: E402
 from tests.sshfleet import SshFleet  # noqa: E402
 
+FLEET_PROBE = '''name = "fleet"
+[[artifact]]
+name = "version"
+kind = "version"
+command = "uname -a"
+[[artifact]]
+name = "logs"
+kind = "log"
+paths = ["{small}/*.log"]
+[[artifact]]
+name = "ps"
+kind = "command"
+command = "ps -eo pid,args | head -n 200"
+[[artifact]]
+name = "disk"
+kind = "check"
+command = "df -P / | awk 'NR==2 {{print $5}}'"
+check = {{ value_regex = "(\\\\d+)%", fail_above = 99 }}
+'''
+
+
+def small_logs(work: Path) -> Path:
+    """20 logs of 256 KiB, readable by the fleet's users: the artifacts of the many-hosts runs."""
+    small = work / "small"
+    small.mkdir(mode=0o755)
+    for i in range(20):
+        generate(small / f"app-{i}.log", 256 * 1024, seed=i, secret_every=10**12)
+        (small / f"app-{i}.log").chmod(0o644)
+    return small
+
 
 def timed(cmd: list[str], env: dict | None = None) -> tuple[float, float]:
     start = time.perf_counter()
@@ -52,11 +82,7 @@ def main() -> None:
         print(f"generating {args.size_mb:.0f} MB log …", flush=True)
         generate(log, int(args.size_mb * 1024 * 1024), secret_every=10**12)
         log.chmod(0o644)
-        small = work / "small"
-        small.mkdir(mode=0o755)
-        for i in range(20):
-            generate(small / f"app-{i}.log", 256 * 1024, seed=i, secret_every=10**12)
-            (small / f"app-{i}.log").chmod(0o644)
+        small = small_logs(work)
         with SshFleet(work / "fleet") as fleet:
             for i in range(args.hosts):
                 fleet.add_host(f"h{i + 1}")
@@ -85,25 +111,7 @@ def main() -> None:
             print(f"  casepack, redaction on       {cp_t:6.2f} s   ratio {cp_t / ssh_best:.2f}x   "
                   f"peak RSS {cp_rss:.0f} MiB")
             fleet_probe = work / "fleet.toml"
-            fleet_probe.write_text(f'''name = "fleet"
-[[artifact]]
-name = "version"
-kind = "version"
-command = "uname -a"
-[[artifact]]
-name = "logs"
-kind = "log"
-paths = ["{small}/*.log"]
-[[artifact]]
-name = "ps"
-kind = "command"
-command = "ps -eo pid,args | head -n 200"
-[[artifact]]
-name = "disk"
-kind = "check"
-command = "df -P / | awk 'NR==2 {{print $5}}'"
-check = {{ value_regex = "(\\\\d+)%", fail_above = 99 }}
-''')
+            fleet_probe.write_text(FLEET_PROBE.format(small=small))
             one_t, _ = timed([*base, "h1", "-p", str(fleet_probe)], env)
             names = [f"h{i + 1}" for i in range(args.hosts)]
             many_t, many_rss = timed([*base, *names, "-p", str(fleet_probe), "-j", str(args.hosts)], env)

@@ -34,6 +34,7 @@ SUDOERS_FILE = Path("/etc/sudoers.d/casepack-test")
 DEFAULT_PORT = 2222
 READY_TIMEOUT = 10.0
 LOCK_FILE = "/tmp/casepack-sshfleet.lock"
+SSH_CLIENTS = ("paramiko", "openssh")  # casepack's --ssh-client values: the SSH suites run on both
 
 SUDOERS_RULES = f"""\
 # Managed by casepack tests/sshfleet.py -- rewritten on every run.
@@ -240,12 +241,15 @@ class FleetHost:
 class SshFleet:
     """sshd hosts plus client material (keys, known_hosts, ssh_config) under ``base_dir``."""
 
-    def __init__(self, base_dir: str | os.PathLike[str], *, ensure_users: bool = True) -> None:
+    def __init__(self, base_dir: str | os.PathLike[str], *, ensure_users: bool = True, client: str = "paramiko",
+                 user_ca: Path | None = None) -> None:
         if not is_root():
             raise PermissionError("SshFleet needs root (test users, sudoers, sshd)")
         self.base = Path(base_dir).resolve()
         self.base.mkdir(parents=True, exist_ok=True)
         self.hosts: dict[str, FleetHost] = {}
+        self.client = client  # the casepack SSH client the tests using this fleet run with
+        self.user_ca = user_ca  # a CA public key sshd trusts for user certificates (TrustedUserCAKeys)
         self.users = TEST_USERS
         self.client_key = self.base / "id_ed25519"
         self.passphrase_key = self.base / "id_ed25519_pass"
@@ -310,6 +314,7 @@ class SshFleet:
             "UsePAM no\nStrictModes no\nPermitRootLogin no\nLogLevel VERBOSE\n"
             "AllowTcpForwarding yes\nMaxStartups 100:30:200\nMaxSessions 50\nUseDNS no\nPrintMotd no\n"
             f"Subsystem sftp {SFTP_SERVER}\n"
+            + (f"TrustedUserCAKeys {self.user_ca}\n" if self.user_ca else "")
         )
 
     def __getitem__(self, name: str) -> FleetHost:
@@ -329,6 +334,11 @@ class SshFleet:
         )
         self.ssh_config.write_text("\n".join(blocks))
 
+    @property
+    def client_args(self) -> list[str]:
+        """casepack's option choosing this fleet's SSH client."""
+        return ["--ssh-client", self.client]
+
     def ssh_command(self, *args: str) -> list[str]:
         """argv for the stock ssh client using this fleet's config, batch mode, strict host key checking."""
         return ["ssh", "-F", str(self.ssh_config), "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes", *args]
@@ -344,9 +354,13 @@ class SshFleet:
         self.stop_all()
 
 
-def fleet_of(base: Path, *names: str) -> Iterator[SshFleet]:
-    """A fleet of hosts under ``base`` for a module fixture (``yield from fleet_of(...)``), stopped afterwards."""
-    fleet = SshFleet(base)
+def fleet_of(base: Path, *names: str, client: str = "paramiko", user_ca: Path | None = None) -> Iterator[SshFleet]:
+    """A fleet of hosts under ``base`` for a module fixture (``yield from fleet_of(...)``), stopped afterwards.
+
+    A module fixture with ``params=SSH_CLIENTS`` passes ``client=request.param``: the module's tests run once per
+    casepack SSH client, each against its own fleet, and add ``fleet.client_args`` to their casepack command lines.
+    """
+    fleet = SshFleet(base, client=client, user_ca=user_ca)
     for name in names:
         fleet.add_host(name)
     yield fleet

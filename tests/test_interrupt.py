@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.sshfleet import SshFleet, fleet_of, is_root, running, sshd_available
+from tests.sshfleet import SSH_CLIENTS, SshFleet, fleet_of, is_root, running, sshd_available
 
 pexpect = pytest.importorskip("pexpect")
 
@@ -31,9 +31,9 @@ pytestmark = [
 ]
 
 
-@pytest.fixture(scope="module")
-def fleet(tmp_path_factory: pytest.TempPathFactory):
-    yield from fleet_of(tmp_path_factory.mktemp("fleet"), "h1")
+@pytest.fixture(scope="module", params=SSH_CLIENTS)
+def fleet(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest):
+    yield from fleet_of(tmp_path_factory.mktemp("fleet"), "h1", client=request.param)
 
 
 
@@ -41,6 +41,7 @@ class Run:
     """``casepack collect`` on a pty: a fast artifact and a slow remote ``sleep 600.N`` on h1."""
 
     def __init__(self, fleet: SshFleet, tmp: Path) -> None:
+        self.fleet = fleet
         self.marker = f"sleep 600.{uuid.uuid4().int % 10**6:06d}"
         self.tmpdir, self.out = tmp / "tmp", tmp / "out"
         self.tmpdir.mkdir()
@@ -61,8 +62,8 @@ command = "{self.marker}"
 timeout = 900
 ''')
         env = {**os.environ, "PYTHONPATH": str(ROOT), "TMPDIR": str(self.tmpdir), "TERM": "dumb"}
-        args = ["collect", "h1", "--ssh-config", str(fleet.ssh_config), "-p", str(probe), "-o", f"{self.out}/",
-                "--no-input", "--label", "cut"]
+        args = ["collect", "h1", "--ssh-config", str(fleet.ssh_config), *fleet.client_args, "-p", str(probe),
+                "-o", f"{self.out}/", "--no-input", "--label", "cut"]
         self.child = pexpect.spawn(CLI[0], [*CLI[1:], *args], env=env, cwd=str(tmp), encoding="utf-8",
                                    timeout=60, dimensions=(50, 200))
 
@@ -73,6 +74,8 @@ timeout = 900
         while not running(self.marker):
             assert time.monotonic() < end, "the slow remote command never started"
             time.sleep(0.02)
+        self.ssh_pids = [p for p in running(str(self.fleet.ssh_config)) if p in running("ControlPath=")]
+        assert bool(self.ssh_pids) == (self.fleet.client == "openssh")  # the master and the slow channel
 
     def finish(self) -> tuple[int | None, float, str]:
         """Wait for the exit; the exit status, seconds since the call, and everything printed."""
@@ -86,7 +89,9 @@ timeout = 900
         return sorted(self.out.glob("*.tar.zst"))
 
     def assert_clean(self) -> None:
-        assert list(self.tmpdir.iterdir()) == []  # no casepack-* spool, no snapshot
+        assert list(self.tmpdir.iterdir()) == []  # no casepack-* spool, no snapshot, no ssh ControlMaster dir
+        for pid in self.ssh_pids:  # no local ssh (master or channel) left behind
+            assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text().split()[2]
         assert not [p for p in self.out.iterdir() if ".partial" in p.name]
         end = time.monotonic() + 2
         while running(self.marker):  # SIGKILL is delivered at once; give /proc a moment to reap

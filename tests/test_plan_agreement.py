@@ -16,7 +16,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.sshfleet import CPPASS_PASSWORD, USER_DENY, USER_PASS, SshFleet, fleet_of, is_root, sshd_available
+from tests.sshfleet import (
+    CPPASS_PASSWORD,
+    SSH_CLIENTS,
+    USER_DENY,
+    USER_PASS,
+    SshFleet,
+    fleet_of,
+    is_root,
+    sshd_available,
+)
 
 CASEPACK = shutil.which("casepack")
 pytestmark = [
@@ -27,9 +36,9 @@ pytestmark = [
 ORDER = ("ok", "skipped", "missing", "denied", "failed", "timed_out")
 
 
-@pytest.fixture(scope="module")
-def fleet(tmp_path_factory: pytest.TempPathFactory):
-    yield from fleet_of(tmp_path_factory.mktemp("agreefleet"), "a1", "a2", "a3")
+@pytest.fixture(scope="module", params=SSH_CLIENTS)
+def fleet(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest):
+    yield from fleet_of(tmp_path_factory.mktemp("agreefleet"), "a1", "a2", "a3", client=request.param)
 
 
 @pytest.fixture(scope="module")
@@ -124,8 +133,8 @@ def test_process_test_predicts_what_collect_records(fleet: SshFleet, app: Path, 
     probe.write_text(PROBE.format(root=app))
     env = {**os.environ, "AGREE_SUDO_PW": CPPASS_PASSWORD}
     hosts = ["local", "a1", f"{USER_PASS}@a2", f"{USER_DENY}@a3"]
-    common = [*hosts, "-p", str(probe), "--ssh-config", str(fleet.ssh_config), "--sudo-password-env",
-              "AGREE_SUDO_PW", "-o", str(tmp_path)]
+    common = [*hosts, "-p", str(probe), "--ssh-config", str(fleet.ssh_config), *fleet.client_args,
+              "--sudo-password-env", "AGREE_SUDO_PW", "-o", str(tmp_path)]
     _, report = _cli(["process-test", *common], env)
     code, result = _cli(["collect", *common, "--no-input"], env)
     assert code in (0, 3), result

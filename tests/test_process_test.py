@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.sshfleet import USER_DENY, SshFleet, fleet_of, is_root, sshd_available, unreachable_address
+from tests.sshfleet import SSH_CLIENTS, USER_DENY, SshFleet, fleet_of, is_root, sshd_available, unreachable_address
 
 CASEPACK = shutil.which("casepack")
 pytestmark = [
@@ -34,9 +34,9 @@ availability = "24x7"
 """
 
 
-@pytest.fixture(scope="module")
-def fleet(tmp_path_factory: pytest.TempPathFactory):
-    yield from fleet_of(tmp_path_factory.mktemp("ptfleet"), "p1", "p2", "p3")
+@pytest.fixture(scope="module", params=SSH_CLIENTS)
+def fleet(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest):
+    yield from fleet_of(tmp_path_factory.mktemp("ptfleet"), "p1", "p2", "p3", client=request.param)
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +92,8 @@ def run(fleet: SshFleet, tmp: Path, *args: str, ssh_config: Path | None = None) 
     if not case.exists():
         case.write_text(CASE)
     proc = subprocess.run([CASEPACK, "process-test", "--ssh-config", str(ssh_config or fleet.ssh_config),
-                           "--case", str(case), "-o", str(tmp), "--json", "--connect-timeout", "3", *args],
+                           *fleet.client_args, "--case", str(case), "-o", str(tmp), "--json", "--connect-timeout", "3",
+                           *args],
                           capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
     assert "Traceback" not in proc.stderr, proc.stderr
     return proc.returncode, json.loads(proc.stdout), proc.stderr

@@ -10,7 +10,7 @@ import pytest
 
 from tests.services import REDIS_PASSWORD, Service, check_service_bundle, collect, postgresql_service, redis_service
 from tests.services import service_root as service_root
-from tests.sshfleet import SshFleet, fleet_of, is_root, sshd_available
+from tests.sshfleet import SSH_CLIENTS, SshFleet, fleet_of, is_root, sshd_available
 from tests.test_services_postgresql import VIEWS
 from tests.test_services_redis import RUNTIME
 
@@ -22,13 +22,13 @@ pytestmark = [
 ]
 
 
-@pytest.fixture(scope="module")
-def fleet(tmp_path_factory: pytest.TempPathFactory):
-    yield from fleet_of(tmp_path_factory.mktemp("fleet"), "svc")
+@pytest.fixture(scope="module", params=SSH_CLIENTS)
+def fleet(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest):
+    yield from fleet_of(tmp_path_factory.mktemp("fleet"), "svc", client=request.param)
 
 
 def over_ssh(fleet: SshFleet) -> tuple[str, ...]:
-    return ("--ssh-config", str(fleet.ssh_config), "svc")  # User cptest: sudo NOPASSWD
+    return ("--ssh-config", str(fleet.ssh_config), *fleet.client_args, "svc")  # User cptest: sudo NOPASSWD
 
 
 def test_redis_over_ssh_as_sudo_user(fleet: SshFleet, redis_service: Service, tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ import pytest
 
 from tests.sshfleet import (
     CPPASS_PASSWORD,
+    SSH_CLIENTS,
     USER_DENY,
     USER_PASS,
     SshFleet,
@@ -34,9 +35,17 @@ pytestmark = [
 ]
 
 
-@pytest.fixture(scope="module")
-def fleet(tmp_path_factory: pytest.TempPathFactory):
-    yield from fleet_of(tmp_path_factory.mktemp("fleet"), "h1", "h2", "h3")
+@pytest.fixture(scope="module", params=SSH_CLIENTS)
+def fleet(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest):
+    yield from fleet_of(tmp_path_factory.mktemp("fleet"), "h1", "h2", "h3", client=request.param)
+
+
+def connect(fleet: SshFleet, name: str):  # noqa: ANN201 - a Host
+    """A library-level connection to a fleet host with the fleet's SSH client."""
+    from collector.hosts.resolve import SshOptions, resolve_hosts
+
+    opts = SshOptions(ssh_config=str(fleet.ssh_config), client=fleet.client)
+    return resolve_hosts([name], None, opts)[0].connect()
 
 
 @pytest.fixture(scope="module")
@@ -89,8 +98,8 @@ def collect(fleet: SshFleet, tmp: Path, *args: str, env: dict | None = None,
             ssh_config: Path | None = None) -> tuple[subprocess.CompletedProcess, dict | None]:
     out = tmp / "out"
     out.mkdir(exist_ok=True)
-    cmd = [CASEPACK, "collect", "--ssh-config", str(ssh_config or fleet.ssh_config), "-o", str(out), "--no-input",
-           "--json", *args]
+    cmd = [CASEPACK, "collect", "--ssh-config", str(ssh_config or fleet.ssh_config), *fleet.client_args, "-o", str(out),
+           "--no-input", "--json", *args]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL,
                           env={**os.environ, **(env or {})})
     result = json.loads(proc.stdout) if proc.stdout.strip().startswith("{") else None
@@ -118,6 +127,7 @@ def test_alias_key_auth_and_redaction(fleet: SshFleet, data: Path, tmp_path: Pat
     assert set(hosts) == {"h1", "h2"}
     for name in ("h1", "h2"):
         assert hosts[name]["status"] == "ok" and hosts[name]["transport"] == "ssh"
+        assert hosts[name]["facts"]["ssh_client"].startswith(fleet.client)
         assert "publickey" in hosts[name]["facts"]["auth"]
         assert hosts[name]["facts"]["host_key"].startswith("ssh-ed25519 SHA256:")
         assert arts(result, name)["version"]["version"] == "hostapp 4.2.0"
@@ -179,7 +189,7 @@ def test_wrong_key_and_unreachable_host_are_isolated(fleet: SshFleet, data: Path
                    f"Host nowhere\n  HostName {addr}\n  Port {port}\n{common}")
     out = tmp_path / "out"
     out.mkdir()
-    proc = subprocess.run([CASEPACK, "collect", "h1", "badkey", "nowhere", "--ssh-config", str(cfg),
+    proc = subprocess.run([CASEPACK, "collect", "h1", "badkey", "nowhere", "--ssh-config", str(cfg), *fleet.client_args,
                            "--connect-timeout", "3", "-o", str(out), "--no-input", "--json",
                            "-p", str(probe_file(tmp_path, data))], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 3, proc.stderr
@@ -256,15 +266,11 @@ def test_200mb_file_streams_intact(fleet: SshFleet, data: Path, tmp_path: Path) 
 
 def test_file_that_disappears_between_listing_and_reading(fleet: SshFleet, data: Path) -> None:
     from collector.errors import ArtifactError
-    from collector.transport.host import Host
-    from collector.transport.ssh import HostKeyChecker, SshConnection, SshSpec
 
-    h2 = fleet["h2"]
     doomed = data / "doomed.log"
     doomed.write_text("x\n")
     doomed.chmod(0o644)
-    spec = SshSpec("h2", h2.address, h2.port, "cptest", [str(fleet.client_key)], known_hosts=str(fleet.known_hosts))
-    t = Host(SshConnection(spec, HostKeyChecker(str(fleet.known_hosts), False)))
+    t = connect(fleet, "h2")
     try:
         assert [f.path for f in t.glob(str(data / "doomed*"))] == [str(doomed)]
         doomed.unlink()
@@ -293,10 +299,8 @@ def _writer(db: Path, stop: threading.Event, committed: list[int], pause: float)
 def test_live_stats_database_copy_is_consistent(fleet: SshFleet, data: Path, tmp_path: Path,
                                                 force_fallback: bool) -> None:
     from collector.engine.sqlite_copy import copy_database
-    from collector.transport.host import Host
-    from collector.transport.ssh import HostKeyChecker, SshConnection, SshSpec
 
-    db = data / f"stats-{force_fallback}.db"
+    db = data / f"stats-{fleet.client}-{force_fallback}.db"
     con = sqlite3.connect(db)
     con.execute("create table stats (ts real, v integer, pad text default (hex(randomblob(64))))")
     con.commit()
@@ -308,9 +312,7 @@ def test_live_stats_database_copy_is_consistent(fleet: SshFleet, data: Path, tmp
     # only retry until it sees a quiet moment) against a stats writer's usual bursts
     thread = threading.Thread(target=_writer, args=(db, stop, committed, 0.05 if force_fallback else 0))
     thread.start()
-    h1 = fleet["h1"]
-    spec = SshSpec("h1", h1.address, h1.port, "cptest", [str(fleet.client_key)], known_hosts=str(fleet.known_hosts))
-    t = Host(SshConnection(spec, HostKeyChecker(str(fleet.known_hosts), False)))
+    t = connect(fleet, "h1")
     if force_fallback:
         t.which = lambda command: command != "sqlite3"  # a host without the sqlite3 CLI
     try:

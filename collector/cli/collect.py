@@ -131,7 +131,7 @@ def run_collect(prior: Prior | None, hosts: tuple[str, ...], inventory: str | No
                          hint="write the events to a file: --events FILE")
     if template and not Path(template).is_file():
         raise InputError(f"--template {template}: no such file")
-    ssh_opts = ssh_settings(ssh, interactive=sys.stdin.isatty())
+    ssh_opts = ssh_settings(ssh, interactive=sys.stdin.isatty(), case=settings.case)
     selected = resolve_hosts(list(hosts), inventory, ssh_opts)
     if prior is not None:  # the hosts with something left, wherever the earlier runs' shards were
         targets, shard_key = prior.hosts(selected), prior.shard

@@ -61,7 +61,8 @@ def process_test_cmd(hosts: tuple[str, ...], inventory: str | None, probes: tupl
         host_timeout=host_timeout), time.time())
     case, selected, fields = settings.case, settings.probes, settings.fields
     out_dir = make_directory(output) if output else Path.cwd()
-    selected_hosts = resolve_hosts(list(hosts), inventory, ssh_settings(ssh, interactive=sys.stdin.isatty()))
+    selected_hosts = resolve_hosts(list(hosts), inventory,
+                                   ssh_settings(ssh, interactive=sys.stdin.isatty(), case=settings.case))
     targets, shard_key = shard_hosts(selected_hosts, shard, inventory)
     if not targets:
         raise InputError(f"shard {shard} holds none of the {len(selected_hosts)} selected host(s)")

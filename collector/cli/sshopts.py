@@ -12,11 +12,16 @@ from typing import Any
 import click
 
 from collector import secrets
+from collector.casefile import CaseFile
 from collector.errors import InputError
-from collector.hosts.resolve import SshOptions
+from collector.hosts.resolve import SSH_CLIENTS, SshOptions, ssh_client
 
 _OPTIONS = [
     click.option("--limit", metavar="GROUPS_OR_HOSTS", help="Only these inventory groups/hosts (comma-separated)."),
+    click.option("--ssh-client", type=click.Choice(SSH_CLIENTS), default=None,
+                 help="SSH client: paramiko (built in, the default) or openssh (the system ssh with one ControlMaster "
+                 "per host: your whole ssh config, certificates, GSSAPI, FIDO keys; faster). Beats the case file's "
+                 "[collect] ssh_client and the inventory's."),
     click.option("--ssh-config", metavar="FILE", help="ssh_config to read (default ~/.ssh/config)."),
     click.option("--known-hosts", metavar="FILE",
                  help="Host keys are checked strictly against this file (default: ssh_config's UserKnownHostsFile, "
@@ -41,12 +46,13 @@ def ssh_options(func: Callable) -> Callable:
 
 def ssh_connect_options(func: Callable) -> Callable:
     """The options that reach one host (``casepack upload`` to sftp://): no inventory, no sudo."""
-    for option in reversed(_OPTIONS[1:5] + _OPTIONS[6:7]):  # no --user: the URL names it
+    for option in reversed(_OPTIONS[2:6] + _OPTIONS[7:8]):  # no --user: the URL names it
         func = option(func)
     return func
 
 
-def ssh_settings(values: dict[str, Any], interactive: bool) -> SshOptions:
+def ssh_settings(values: dict[str, Any], interactive: bool, case: CaseFile | None = None) -> SshOptions:
+    """The run-wide SSH settings from the flags, with the case file's ``[collect] ssh_client`` under them."""
     sudo_password = None
     if values.get("sudo_password_env"):
         name = str(values["sudo_password_env"])
@@ -63,8 +69,15 @@ def ssh_settings(values: dict[str, Any], interactive: bool) -> SshOptions:
         accept_new=bool(values.get("accept_new_host_keys")), identity_files=list(values.get("identities") or ()),
         user=values.get("ssh_user"), connect_timeout=float(values.get("connect_timeout") or 10.0),
         sudo_password=sudo_password, passphrase_prompt=_prompter() if interactive else None,
-        limit=values.get("limit"),
+        limit=values.get("limit"), client=_client(values.get("ssh_client"), case),
     )
+
+
+def _client(flag: object, case: CaseFile | None) -> str | None:
+    if flag:
+        return str(flag)
+    value = case.collect.get("ssh_client") if case else None
+    return ssh_client(value, f"case file {case.path} [collect]") if case and value else None
 
 
 def _prompter() -> Callable[[str], str | None]:
@@ -78,7 +91,9 @@ def _prompter() -> Callable[[str], str | None]:
                 if not sys.stdin.isatty():
                     answers[path] = None
                 else:
-                    answers[path] = getpass.getpass(f"passphrase for {path}: ") or None
+                    # a key file (paramiko, or ssh asking for a key's passphrase), else ssh's own question
+                    question = f"{path} " if path.rstrip().endswith(":") else f"passphrase for {path}: "
+                    answers[path] = getpass.getpass(question) or None
             return answers[path]
 
     return ask

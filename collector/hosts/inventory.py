@@ -28,6 +28,7 @@ CONNECTION_KEYS = {
     "ansible_timeout": "connect_timeout",
     "keepalive": "keepalive",
     "host_timeout": "host_timeout", "casepack_host_timeout": "host_timeout",
+    "ssh_client": "ssh_client",  # paramiko (default) or openssh
 }
 
 

@@ -14,8 +14,10 @@ from collector.hosts.inventory import InventoryHost, load_inventory, select
 from collector.hosts.target import HostTarget, safe_name
 from collector.transport.host import Host
 from collector.transport.local import LocalConnection
+from collector.transport.openssh import OpenSshConnection
 from collector.transport.ssh import HostKeyChecker, PassphrasePrompt, SshConnection, SshSpec
 
+SSH_CLIENTS = ("paramiko", "openssh")
 LOCAL_NAMES = {"local", "localhost", "-"}
 _HOST_RE = re.compile(r"^(?:(?P<user>[^@\s]+)@)?(?:\[(?P<v6>[^\]]+)\]|(?P<host>[^:@\s]+))(?::(?P<port>\d+))?$")
 
@@ -33,6 +35,7 @@ class SshOptions:
     sudo_password: str | None = field(default=None, repr=False)
     passphrase_prompt: PassphrasePrompt | None = None
     limit: str | None = None
+    client: str | None = None  # --ssh-client, else the case file's; None: per host (inventory), else paramiko
 
 
 def local_target(sudo_password: str | None = None) -> HostTarget:
@@ -46,11 +49,13 @@ class _Resolver:
         self.opts = opts
         path = os.path.expanduser(opts.ssh_config or "~/.ssh/config")
         self.config = paramiko.SSHConfig()
+        self.config_error = ""
         if os.path.exists(path):
             try:
                 self.config = paramiko.SSHConfig.from_path(path)
             except (OSError, paramiko.SSHException, ValueError) as exc:
-                raise InputError(f"cannot read ssh config {path}: {exc}") from None
+                # ssh reads its config itself: only paramiko's hosts need this parse (checked per host below)
+                self.config_error = f"cannot read ssh config {path}: {exc}"
         elif opts.ssh_config:
             raise InputError(f"ssh config {opts.ssh_config} does not exist")
         self.checkers: dict[str, HostKeyChecker] = {}
@@ -87,8 +92,19 @@ class _Resolver:
                 proxy = hop_spec
         sudo = settings.get("sudo")
         become = None if sudo is None else str(sudo).lower() in ("1", "true", "yes", "on")
+        client = ssh_client(self.opts.client or settings.get("ssh_client"), f"host {text}")
+        if self.config_error and client == "paramiko":
+            raise InputError(self.config_error, hint="paramiko cannot parse it; --ssh-client openssh reads it with ssh")
+        if client == "openssh":  # ssh reads the config's IdentityFile (and CertificateFile …) itself
+            identities = identities[:len(identities) - len(cfg.get("identityfile", []))]
+        overrides = {"HostName": address} if settings.get("address") else {}
+        if settings.get("port") or m.group("port"):
+            overrides["Port"] = str(port)
+        if settings.get("user") or m.group("user") or not cfg.get("user"):
+            overrides["User"] = str(user)
         return SshSpec(
             name=safe_name(name or alias), hostname=address, port=port, user=str(user),
+            client=client, destination=alias, ssh_config=self.opts.ssh_config, overrides=overrides,
             identity_files=[os.path.expanduser(i) for i in identities], proxy_jump=proxy,
             known_hosts=known_hosts, accept_new=self.opts.accept_new,
             connect_timeout=_number(settings.get("connect_timeout") or cfg.get("connecttimeout"),
@@ -101,9 +117,20 @@ class _Resolver:
         if spec.known_hosts not in self.checkers:  # one per file, shared by the hosts using it
             self.checkers[spec.known_hosts] = HostKeyChecker(spec.known_hosts, self.opts.accept_new)
         checker, prompt = self.checkers[spec.known_hosts], self.opts.passphrase_prompt
-        return HostTarget(name=spec.name, address=spec.address, variables=variables, transport="ssh",
-                          connect=lambda: Host(SshConnection(spec, checker, prompt), sudo_password=spec.sudo_password,
-                                               become=spec.become))
+
+        def connect() -> Host:
+            conn = OpenSshConnection(spec, prompt) if spec.client == "openssh" else SshConnection(spec, checker, prompt)
+            return Host(conn, sudo_password=spec.sudo_password, become=spec.become)
+
+        return HostTarget(name=spec.name, address=spec.address, variables=variables, transport="ssh", connect=connect)
+
+
+def ssh_client(value: object, where: str) -> str:
+    """``paramiko`` (the default) or ``openssh``; anything else is a one-line input error naming its source."""
+    name = str(value or "paramiko").strip().lower()
+    if name not in SSH_CLIENTS:
+        raise InputError(f"{where}: unknown ssh_client {value!r} (use {' or '.join(SSH_CLIENTS)})")
+    return name
 
 
 def ssh_spec(text: str, opts: SshOptions) -> tuple[SshSpec, HostKeyChecker]:

@@ -43,7 +43,7 @@ class LocalConnection:
                 err_tail.extend(data)
                 del err_tail[:-STDERR_KEEP]
                 if dialogue is not None and proc.stdin is not None and not proc.stdin.closed:
-                    _talk(proc, dialogue, data)
+                    talk(proc, dialogue, data)
 
         err_thread = threading.Thread(target=drain_stderr, daemon=True)
         err_thread.start()
@@ -94,7 +94,8 @@ class LocalConnection:
         pass
 
 
-def _talk(proc: subprocess.Popen, dialogue: Dialogue, data: bytes) -> None:
+def talk(proc: subprocess.Popen, dialogue: Dialogue, data: bytes) -> None:
+    """Answer a child's stderr ``data`` on its stdin; close stdin once the dialogue is finished."""
     reply = dialogue.answer(data)
     try:
         if reply:

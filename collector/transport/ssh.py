@@ -86,6 +86,12 @@ class SshSpec:
     sudo_password: str | None = field(default=None, repr=False)
     use_agent: bool = True
     become: bool | None = None  # inventory's sudo / ansible_become; False: never sudo
+    client: str = "paramiko"  # or "openssh": the system ssh (collector/transport/openssh.py)
+    # for the openssh client: the name ssh resolves itself (an ssh_config alias), the config file, and what
+    # casepack was told explicitly (ssh_config keywords: HostName, Port, User) that beats that config
+    destination: str = ""
+    ssh_config: str | None = None
+    overrides: dict[str, str] = field(default_factory=dict)
 
     @property
     def address(self) -> str:
@@ -99,6 +105,30 @@ def fingerprint(key: paramiko.PKey) -> str:
 
 def known_hosts_name(hostname: str, port: int) -> str:
     return hostname if port == 22 else f"[{hostname}]:{port}"
+
+
+def changed_key_error(name: str, fp: str, path: str) -> TransportError:
+    return TransportError(
+        f"HOST KEY CHANGED for {name}: it now offers {fp}, which differs from {path}. "
+        "Someone may be intercepting the connection (or the host was reinstalled); refusing",
+        hint=f"verify the new key with the host's owner, then remove the old entry: ssh-keygen -R '{name}' -f {path}")
+
+
+def unknown_key_error(hostname: str, port: int, fp: str, path: str) -> TransportError:
+    return TransportError(
+        f"unknown host key for {known_hosts_name(hostname, port)}: {fp} (not in {path})",
+        hint="verify the fingerprint with the host's owner, then rerun with --accept-new-host-keys or run "
+        f"`ssh-keyscan -p {port} {hostname} >> {path}`")
+
+
+def connect_error(where: str, reason: str) -> TransportError:
+    return TransportError(f"cannot connect to {where}: {reason}",
+                          hint="check the address, port, firewall and that sshd runs")
+
+
+def auth_error(where: str, tried: list[str]) -> TransportError:
+    return TransportError(f"authentication failed for {where} (tried: {'; '.join(tried) or 'no keys found'})",
+                          hint="check the user name and that the public key is in the host's authorized_keys")
 
 
 class HostKeyChecker:
@@ -136,20 +166,13 @@ class HostKeyChecker:
         if entry and key.get_name() in entry:
             if entry[key.get_name()] == key:
                 return "known"
-            raise TransportError(
-                f"HOST KEY CHANGED for {name}: it now offers {fp}, which differs from {self.path}. "
-                "Someone may be intercepting the connection (or the host was reinstalled); refusing",
-                hint=f"verify the new key with the host's owner, then remove the old entry: ssh-keygen -R '{name}'"
-                f" -f {self.path}")
+            raise changed_key_error(name, fp, self.path)
         if entry:
             raise TransportError(f"host {name} offered a {key.get_name()} key ({fp}) but {self.path} holds only "
                                  f"{', '.join(entry)} keys for it; refusing",
                                  hint="check the host key out of band, then add it to known_hosts")
         if not self.accept_new:
-            raise TransportError(
-                f"unknown host key for {name}: {fp} (not in {self.path})",
-                hint="verify the fingerprint with the host's owner, then rerun with --accept-new-host-keys or run "
-                f"`ssh-keyscan -p {port} {hostname} >> {self.path}`")
+            raise unknown_key_error(hostname, port, fp, self.path)
         self.keys.add(name, key.get_name(), key)
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         with os.fdopen(fd, "a") as f:
@@ -197,8 +220,7 @@ def open_transport(spec: SshSpec, checker: HostKeyChecker, prompt: PassphrasePro
     except (OSError, paramiko.SSHException) as exc:
         _close(chain)
         reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
-        raise TransportError(f"cannot connect to {where}: {reason}",
-                             hint="check the address, port, firewall and that sshd runs") from None
+        raise connect_error(where, reason) from None
     t = paramiko.Transport(sock, default_window_size=WINDOW)
     chain.append(t)
     opts = t.get_security_options()
@@ -246,9 +268,7 @@ def _authenticate(t: paramiko.Transport, spec: SshSpec, prompt: PassphrasePrompt
             return f"publickey ({path})"
         except paramiko.AuthenticationException:
             tried.append(f"{path}: refused by the server")
-    raise TransportError(f"authentication failed for {spec.user}@{spec.hostname}:{spec.port} "
-                         f"(tried: {'; '.join(tried) or 'no keys found'})",
-                         hint="check the user name and that the public key is in the host's authorized_keys")
+    raise auth_error(spec.address, tried)
 
 
 def _close(chain: list[paramiko.Transport]) -> None:
@@ -266,7 +286,8 @@ class SshConnection:
         self.spec = spec
         self.name = spec.name
         self.user = spec.user
-        self.facts: dict[str, str] = {"user": spec.user, "address": spec.address}
+        self.facts: dict[str, str] = {"user": spec.user, "address": spec.address,
+                                      "ssh_client": f"paramiko ({paramiko.__version__})"}
         self._chain = open_transport(spec, checker, prompt, self.facts)
         self._t = self._chain[-1]
         if spec.proxy_jump is not None:
