@@ -22,7 +22,7 @@ from redaction.pseudonym import keyed_name
 @click.argument("shards", nargs=-1, required=True, metavar="SHARD...", type=click.Path(path_type=Path))
 @click.option("-o", "--output", required=True, metavar="SET", type=click.Path(path_type=Path),
               help="The case set directory to write (new, empty, or an earlier case set to replace).")
-@click.option("--sign-key", "sign_key", metavar="KEY",
+@click.option("--sign", "--sign-key", "sign_key", metavar="KEY",
               help="Sign caseset.json with this Ed25519 private key (OpenSSH or PEM): caseset.json.sig.")
 @click.option("--inventory", "inventories", multiple=True, metavar="FILE",
               help="An inventory (TOML, INI or YAML) whose every host must be in some shard (repeatable).")
