@@ -8,7 +8,10 @@ PYTHONPATH) and casepack of this tree, each as a child process measured with ``w
 user+sys CPU, peak RSS, bytes the child dirtied on disk (``ru_oublock``: spool files count even
 when deleted before they reach the disk), bundle size. Prints per-round rows, then medians and
 ratios to tar. The log (1 GB by default: timestamps, IPs, secrets, Java stack traces) is
-generated once under bench/out/. Both casepack runs must list the same member sha256.
+generated once under bench/out/. Both casepack runs must list the same member sizes and redaction counts.
+
+With ``--gz`` the log is collected gzipped (a rotated ``.gz``: gunzip → redact → spool), against
+``gzip -dc | zstd -3`` as the baseline.
 """
 
 from __future__ import annotations
@@ -72,14 +75,18 @@ def old_tree(rev: str) -> Path:
     return dest
 
 
-def member_digests(bundle: Path) -> dict[str, str]:
-    """arcname → sha256 of the collected members, read from the bundle's manifest."""
+def member_digests(bundle: Path) -> dict[str, tuple[int, dict[str, int]]]:
+    """arcname → (size, redaction counts) of the collected members, from the bundle's manifest.
+
+    (Not sha256: redaction tags are keyed per run, so the same input gives other bytes each run.)
+    """
     with open(bundle, "rb") as f, zstandard.ZstdDecompressor().stream_reader(f, read_across_frames=True) as z:
         with tarfile.open(fileobj=z, mode="r|") as tar:
             for info in tar:
                 if info.name == "manifest.json":
                     doc = json.load(tar.extractfile(info))
-                    return {a["path"]: a["sha256"] for a in doc["artifacts"] if a.get("sha256")}
+                    return {a["path"]: (a["size"], a.get("redactions") or {}) for a in doc["artifacts"]
+                            if a.get("sha256")}
     raise SystemExit(f"{bundle}: no manifest.json")
 
 
@@ -90,12 +97,19 @@ def main() -> None:
     ap.add_argument("--old", default="8bf2126", help="the baseline commit")
     ap.add_argument("--level", type=int, default=None, help="zstd level for both casepack runs (default: theirs)")
     ap.add_argument("--no-redact", action="store_true")
+    ap.add_argument("--gz", action="store_true", help="collect the log gzipped (gzip -1, made once)")
     args = ap.parse_args()
     (HERE / "out").mkdir(exist_ok=True)
     log = HERE / "out" / f"real-{int(args.size_mb)}MB.log"
     if not log.exists():
         print(f"generating {log} …", flush=True)
         generate(log, int(args.size_mb * 1024 * 1024), trace_every=200)
+    if args.gz:
+        gz = log.with_name(log.name + ".gz")
+        if not gz.exists():
+            print(f"compressing {gz} …", flush=True)
+            subprocess.run(f"gzip -1 -c {log} > {gz}.tmp && mv {gz}.tmp {gz}", shell=True, check=True)
+        log = gz
     old = old_tree(args.old)
     size_mb = log.stat().st_size / 1e6
     redact = "0" if args.no_redact else "1"
@@ -104,14 +118,16 @@ def main() -> None:
         def run(name: str, rnd: int) -> dict[str, float]:
             out = Path(tmp) / f"{name}-{rnd}"
             out.mkdir()
-            if name == "tar":
+            if name == "tar" and args.gz:
+                row = measure(["sh", "-c", f"gzip -dc {log} | zstd -3 -q -o {out / 't.zst'}"])
+            elif name == "tar":
                 row = measure(["tar", "--zstd", "-cf", str(out / "t.tar.zst"), "-C", str(log.parent), log.name])
             else:
                 env = dict(os.environ, PYTHONPATH=str(old if name == "old" else ROOT))
                 if args.level is not None:
                     env["CASEPACK_ZSTD_LEVEL"] = str(args.level)
                 row = measure([sys.executable, "-c", RUN_ONE, str(log), str(out), redact], env=env)
-            bundle = next(p for p in out.iterdir() if p.name.endswith(".tar.zst"))
+            bundle = next(p for p in out.iterdir() if p.name.endswith(".zst"))
             row["bundle"] = bundle.stat().st_size / 1e6
             if name != "tar" and rnd == 0:
                 digests[name] = member_digests(bundle)
@@ -122,7 +138,7 @@ def main() -> None:
 
         names = ["tar", "old", "new"]
         rows: dict[str, list[dict[str, float]]] = {n: [] for n in names}
-        digests: dict[str, dict[str, str]] = {}
+        digests: dict[str, dict[str, tuple[int, dict[str, int]]]] = {}
         for rnd in range(args.rounds):
             order = names[rnd % 3:] + names[:rnd % 3]
             for name in order:

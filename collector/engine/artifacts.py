@@ -19,7 +19,7 @@ from collector.bundle.manifest import ArtifactResult
 from collector.bundle.writer import BundleWriter
 from collector.engine.checks import evaluate
 from collector.engine.sqlite_copy import copy_database
-from collector.engine.stream import Gunzip, SinceFilter, SkipPartialLine, Spool
+from collector.engine.stream import Gunzip, SinceFilter, SkipPartialLine, Spool, pieces
 from collector.engine.tailspool import TailSpool
 from collector.errors import ArtifactError
 from collector.plan import Task, Window
@@ -168,8 +168,6 @@ class ArtifactCollector:
         if since:
             stages.append(since)
         redact = self._redaction(task, info.path, res)
-        if redact:
-            stages.append(redact.feed)
         # a log whose tail is known only at its end (gunzipped, last N lines) is cut by a TailSpool;
         # either way the bytes are spooled compressed, and the bundle copies the compressed frames
         tail = is_log and (gz or art.tail_lines is not None)
@@ -179,7 +177,8 @@ class ArtifactCollector:
         def sink(data: bytes) -> None:
             for stage in stages:
                 data = stage(data)
-            spool.write(data)
+            for piece in pieces(data):  # redaction, hashing and compression of 64 KiB stay in the CPU caches
+                spool.write(redact.feed(piece) if redact else piece)
 
         try:
             read = self.t.read(info.path, sink, offset=offset, timeout=art.timeout, as_root=art.needs_root)
@@ -195,11 +194,11 @@ class ArtifactCollector:
             elif since and not since.seen_timestamp:
                 res.window = "none: no timestamp recognised in the file, kept whole"
             if isinstance(spool, TailSpool):
-                size, sha256, pieces = spool.finish()
+                size, sha256, frames = spool.finish()
                 res.truncated = res.truncated or spool.truncated
                 res.path = self.writer.unique_name(self._arcname(task, info.path))
                 res.size, res.sha256 = size, sha256
-                self.writer.add_pieces(res.path, pieces, size, info.mtime, sha256)
+                self.writer.add_pieces(res.path, frames, size, info.mtime, sha256)
             else:
                 spool.close()
                 res.truncated = res.truncated or spool.truncated

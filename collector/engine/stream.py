@@ -11,7 +11,7 @@ import hashlib
 import os
 import tempfile
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import BinaryIO
 
@@ -21,8 +21,20 @@ from collector.transport.base import SinkFull
 
 Stage = Callable[[bytes], bytes]
 
+# measured (bench/write_path.py): redaction + sha256 + zstd over 1 MiB blocks cost ~25 % more CPU than over
+# 64 KiB pieces of them (the pieces stay in the CPU caches from stage to stage); transports hand over up to 1 MiB
+PIECE = 1 << 16
 _PROBE_LINES = 2000  # lines without a readable timestamp before the filter gives up
 _MAX_HELD = 1 << 20  # bytes held while deciding (an over-long line is decided on its start)
+
+
+def pieces(data: bytes, size: int = PIECE) -> Iterator[bytes]:
+    """``data`` in pieces of at most ``size`` bytes (itself, when it is small enough)."""
+    if len(data) <= size:
+        yield data
+        return
+    for i in range(0, len(data), size):
+        yield data[i:i + size]
 
 
 class SinceFilter:
