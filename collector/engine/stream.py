@@ -154,7 +154,32 @@ class Gunzip:
         return b"".join(out)
 
 
-class Spool:
+class SpoolFile:
+    """A private (0600) temp file in the run's spool directory; ``discard`` closes and removes it."""
+
+    def __init__(self, directory: str) -> None:
+        fd, self.path = tempfile.mkstemp(dir=directory, prefix="art-")
+        self._f: BinaryIO = os.fdopen(fd, "wb")
+        self._closed = False
+
+    def _end(self) -> None:
+        """What closing does before the file is closed (flush a compressor, stop a helper thread)."""
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._end()
+            self._f.close()
+
+    def discard(self) -> None:
+        self.close()
+        try:
+            os.unlink(self.path)
+        except FileNotFoundError:
+            pass
+
+
+class Spool(SpoolFile):
     """A private temp file receiving an artifact's redacted bytes as one zstd frame, optionally head-capped.
 
     The frame is copied into the bundle as it is (logs cut to a tail known only at
@@ -163,14 +188,12 @@ class Spool:
     """
 
     def __init__(self, directory: str, cap: int | None = None, *, big: bool = False) -> None:
-        fd, self.path = tempfile.mkstemp(dir=directory, prefix="art-")
-        self._f: BinaryIO = os.fdopen(fd, "wb")
+        super().__init__(directory)
         self._z = compressor(threads=-1 if big else 0).stream_writer(self._f, closefd=False)
         self._hash = hashlib.sha256()
         self.size = 0
         self.cap = cap
         self.truncated = False
-        self._closed = False
 
     def write(self, data: bytes) -> None:
         if self.cap is not None and self.size + len(data) > self.cap:
@@ -194,15 +217,5 @@ class Spool:
     def sha256(self) -> str:
         return self._hash.hexdigest()
 
-    def close(self) -> None:
-        if not self._closed:
-            self._closed = True
-            self._z.close()
-            self._f.close()
-
-    def discard(self) -> None:
-        self.close()
-        try:
-            os.unlink(self.path)
-        except FileNotFoundError:
-            pass
+    def _end(self) -> None:
+        self._z.close()

@@ -14,8 +14,6 @@ copied as they are. ``sha256`` is taken while writing, or, once a cut is certain
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -24,6 +22,7 @@ from dataclasses import dataclass
 import zstandard
 
 from collector.bundle.writer import Piece, compressor
+from collector.engine.stream import SpoolFile
 
 SEGMENT = 4 << 20  # plain bytes per frame
 HELD = 2  # newest segments kept in memory (uncompressed) while it is not yet known whether they are needed
@@ -47,14 +46,11 @@ class _Segment:
         return self.start + self.size
 
 
-class TailSpool:
+class TailSpool(SpoolFile):
     """Receives a log's redacted bytes; :meth:`finish` cuts it to the last ``cap`` bytes / ``lines`` lines."""
 
-    compressed = True
-
     def __init__(self, directory: str, cap: int | None, lines: int | None) -> None:
-        fd, self.path = tempfile.mkstemp(dir=directory, prefix="art-")
-        self._f = os.fdopen(fd, "wb")
+        super().__init__(directory)
         self.cap = cap
         self.lines = lines if lines is not None and lines > 0 else None
         self.size = 0  # plain bytes received
@@ -69,7 +65,6 @@ class TailSpool:
         self._flight: deque[_Segment] = deque()
         self._pool: ThreadPoolExecutor | None = None
         self._zc = compressor(threads=0)  # used by the helper thread only, until finish
-        self._closed = False
 
     # -- receiving --------------------------------------------------------------------------------
     def write(self, data: bytes) -> None:
@@ -209,17 +204,6 @@ class TailSpool:
             data = self._plain(seg)
             yield data[cut - seg.start:] if seg.start < cut else data
 
-    # -- cleanup --------------------------------------------------------------------------------
-    def close(self) -> None:
-        if not self._closed:
-            self._closed = True
-            if self._pool is not None:
-                self._pool.shutdown(wait=True, cancel_futures=True)
-            self._f.close()
-
-    def discard(self) -> None:
-        self.close()
-        try:
-            os.unlink(self.path)
-        except FileNotFoundError:
-            pass
+    def _end(self) -> None:
+        if self._pool is not None:  # an interrupted read: wait for the frame being compressed, then go
+            self._pool.shutdown(wait=True, cancel_futures=True)
