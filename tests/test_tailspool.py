@@ -127,3 +127,22 @@ def test_old_segments_are_dropped_uncompressed_and_frames_stay_small(tmp_path: P
         spool.discard()
     assert not os.path.exists(spool.path)
     check(tmp_path, data, 3 << 20, None, 1 << 16)
+
+
+def test_memory_stays_bounded_on_a_long_newline_free_line(tmp_path: Path) -> None:
+    """64 MiB without a newline, last 8 MiB kept: a few segments in memory, never the line."""
+    import tracemalloc
+
+    piece = b"x" * (1 << 20)
+    tracemalloc.start()
+    spool = TailSpool(str(tmp_path), 8 << 20, 3)
+    try:
+        for _ in range(64):
+            spool.write(piece)
+        size, _, pieces = spool.finish()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+        spool.discard()
+    assert size == 8 << 20 and spool.truncated  # no line start near the cut: cut mid-line, as before
+    assert peak < 40 << 20, peak
