@@ -27,7 +27,7 @@ from collector.errors import CasepackError
 BLOCK = tarfile.BLOCKSIZE
 RECORD = tarfile.RECORDSIZE
 COPY_CHUNK = 1 << 20
-# measured (bench/write_path.py, 1 GB log with redaction): level 1 costs ~10 % less CPU than 2 and, on logs
+# measured (1 GB realistic log, bench/write_path.py): level 1 compresses with ~20 % less CPU than 2 and, on logs
 # full of ids and numbers, writes a smaller bundle than 2 or tar's 3 (211 vs 218 vs 236 MB); on plainer
 # text (dpkg.log) it is ~1-2 % larger than 3. Level 3 (another match finder) costs ~2x the CPU of 1.
 LEVEL = int(os.environ.get("CASEPACK_ZSTD_LEVEL", "1"))
