@@ -112,8 +112,9 @@ def main() -> None:
     if not log.exists():
         print(f"generating {log} …", flush=True)
         generate(log, int(args.size_mb * 1024 * 1024), trace_every=200)
-    if args.gz:
-        gz = log.with_name(log.name + ".gz")
+    if args.gz:  # in its own folder: beside the log it would be collected with it, as its rotated form
+        gz = HERE / "out" / "gz" / (log.name + ".gz")
+        gz.parent.mkdir(exist_ok=True)
         if not gz.exists():
             print(f"compressing {gz} …", flush=True)
             subprocess.run(f"gzip -1 -c {log} > {gz}.tmp && mv {gz}.tmp {gz}", shell=True, check=True)
