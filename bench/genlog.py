@@ -20,7 +20,21 @@ MESSAGES = [
 ]
 
 
-def generate(path: Path, size: int, seed: int = 1, secret_every: int = 5000) -> None:
+TRACE = [
+    "java.lang.IllegalStateException: order {n} rejected by {ip}:{port}",
+    "\tat com.example.orders.OrderService.submit(OrderService.java:{port})",
+    "\tat com.example.orders.OrderController.post(OrderController.java:88)",
+    "\tat org.springframework.web.servlet.FrameworkServlet.service(FrameworkServlet.java:897)",
+    "\tat javax.servlet.http.HttpServlet.service(HttpServlet.java:750)",
+    "\tat org.apache.catalina.core.ApplicationFilterChain.doFilter(ApplicationFilterChain.java:166)",
+    "Caused by: java.net.SocketTimeoutException: connect timed out to db-{cid}.internal/{ip}",
+    "\tat java.base/sun.nio.ch.NioSocketImpl.timedFinishConnect(NioSocketImpl.java:546)",
+    "\t... {cid} more",
+]
+
+
+def generate(path: Path, size: int, seed: int = 1, secret_every: int = 5000, trace_every: int = 0) -> None:
+    """``trace_every``: a Java stack trace (untimestamped lines) after every N-th line (0: none)."""
     rnd = random.Random(seed)
     t = time.time() - 86400
     written = 0
@@ -37,6 +51,9 @@ def generate(path: Path, size: int, seed: int = 1, secret_every: int = 5000) -> 
                                  port=rnd.randrange(65535), n=i, uuid=f"{rnd.getrandbits(128):032x}",
                                  secret=f"S3cr{rnd.getrandbits(40):x}")
                     + "\n")
+            if trace_every and i % trace_every == 0:
+                line += "".join(t.format(cid=rnd.randrange(9999), ip=f"10.{rnd.randrange(255)}.{i % 255}.7",
+                                         port=rnd.randrange(65535), n=i) + "\n" for t in TRACE)
             buf.append(line)
             written += len(line)
             if len(buf) >= 10000:

@@ -1,11 +1,10 @@
-"""Streaming stages: time-window filter, gunzip, tails."""
+"""Streaming stages: time-window filter, gunzip (tails: test_tailspool.py)."""
 
 from __future__ import annotations
 
 import gzip
-from pathlib import Path
 
-from collector.engine.stream import Gunzip, SinceFilter, line_time, tail_offset
+from collector.engine.stream import Gunzip, SinceFilter, line_time
 
 T0 = line_time(b"2026-11-20 00:00:00", 2026)
 
@@ -41,15 +40,6 @@ def test_gunzip_multi_member_in_small_chunks() -> None:
     data = gzip.compress(b"first\n") + gzip.compress(b"second\n")
     g = Gunzip()
     assert b"".join(g(data[i:i + 3]) for i in range(0, len(data), 3)) == b"first\nsecond\n"
-
-
-def test_tail_offset(tmp_path: Path) -> None:
-    p = tmp_path / "f"
-    data = b"".join(b"%04d\n" % i for i in range(10000))
-    p.write_bytes(data)
-    assert data[tail_offset(str(p), len(data), None, 2):] == b"9998\n9999\n"
-    assert data[tail_offset(str(p), len(data), 12, None):] == b"9998\n9999\n"
-    assert tail_offset(str(p), len(data), None, 20000) == 0
 
 
 def test_since_never_holds_an_overlong_line() -> None:

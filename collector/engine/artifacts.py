@@ -19,7 +19,8 @@ from collector.bundle.manifest import ArtifactResult
 from collector.bundle.writer import BundleWriter
 from collector.engine.checks import evaluate
 from collector.engine.sqlite_copy import copy_database
-from collector.engine.stream import Gunzip, SinceFilter, SkipPartialLine, Spool, tail_offset
+from collector.engine.stream import Gunzip, SinceFilter, SkipPartialLine, Spool, pieces
+from collector.engine.tailspool import TailSpool
 from collector.errors import ArtifactError
 from collector.plan import Task, Window
 from collector.transport.base import CommandResult, FileInfo
@@ -167,16 +168,17 @@ class ArtifactCollector:
         if since:
             stages.append(since)
         redact = self._redaction(task, info.path, res)
-        if redact:
-            stages.append(redact.feed)
-        # logs that may need cutting to their tail afterwards are spooled plain; the rest compressed
-        plain = is_log and (gz or art.tail_lines is not None)
-        spool = Spool(self.spool_dir, None if is_log else cap, compress=not plain, big=info.size > 4 << 20)
+        # a log whose tail is known only at its end (gunzipped, last N lines) is cut by a TailSpool;
+        # either way the bytes are spooled compressed, and the bundle copies the compressed frames
+        tail = is_log and (gz or art.tail_lines is not None)
+        spool: Spool | TailSpool = (TailSpool(self.spool_dir, cap, art.tail_lines) if tail else
+                                    Spool(self.spool_dir, None if is_log else cap, big=info.size > 4 << 20))
 
         def sink(data: bytes) -> None:
             for stage in stages:
                 data = stage(data)
-            spool.write(data)
+            for piece in pieces(data):  # redaction, hashing and compression of 64 KiB stay in the CPU caches
+                spool.write(redact.feed(piece) if redact else piece)
 
         try:
             read = self.t.read(info.path, sink, offset=offset, timeout=art.timeout, as_root=art.needs_root)
@@ -185,18 +187,22 @@ class ArtifactCollector:
                 rest = redact.feed(rest) + redact.close()
                 res.redactions = dict(redact.counts)
             spool.write_all(rest)
-            spool.close()
             if offset + read < info.size:
                 res.notes.append(f"file shrank while read ({info.size} → {offset + read} bytes): rotated or truncated")
-            start = 0
-            if plain and (spool.size > cap or art.tail_lines is not None):
-                start = tail_offset(spool.path, spool.size, cap, art.tail_lines)
-            res.truncated = res.truncated or spool.truncated or start > 0
             if since and since.dropped:
                 res.notes.append(f"{since.dropped} bytes before the time window dropped")
             elif since and not since.seen_timestamp:
                 res.window = "none: no timestamp recognised in the file, kept whole"
-            self._store(res, task, spool, info.path, start, info.mtime)
+            if isinstance(spool, TailSpool):
+                size, sha256, frames = spool.finish()
+                res.truncated = res.truncated or spool.truncated
+                res.path = self.writer.unique_name(self._arcname(task, info.path))
+                res.size, res.sha256 = size, sha256
+                self.writer.add_pieces(res.path, frames, size, info.mtime, sha256)
+            else:
+                spool.close()
+                res.truncated = res.truncated or spool.truncated
+                self._store(res, task, spool, info.path, info.mtime)
         finally:
             spool.discard()
 
@@ -245,14 +251,10 @@ class ArtifactCollector:
         return f"{prefix}/{clean}"
 
     def _store(self, res: ArtifactResult, task: Task, spool: Spool, path: str | None,
-               offset: int = 0, mtime: float | None = None) -> None:
+               mtime: float | None = None) -> None:
         res.path = self.writer.unique_name(self._arcname(task, path))
-        res.size = spool.size - offset
-        if spool.compressed:
-            self.writer.add_frame(res.path, spool.path, spool.size, mtime, spool.sha256)
-            res.sha256 = spool.sha256
-        else:
-            res.sha256 = self.writer.add_file(res.path, spool.path, offset, res.size, mtime)
+        res.size, res.sha256 = spool.size, spool.sha256
+        self.writer.add_frame(res.path, spool.path, spool.size, mtime, spool.sha256)
 
 
 # -- interrupted runs ----------------------------------------------------------------------------

@@ -141,14 +141,22 @@ def parse_stat_lines(text: str) -> tuple[list[FileInfo], list[str]]:
     return out, denied
 
 
+NICENESS = 10  # commands run at this CPU niceness (absolute: a casepack already niced adds nothing)
+
+
 def gentle(command: str) -> str:
-    """Run at low CPU and I/O priority where ``nice``/``ionice`` exist."""
+    """Run at low CPU and I/O priority where ``nice``/``ionice`` exist.
+
+    The niceness is absolute: on this machine casepack lowers its own priority to the same level
+    (:func:`collector.engine.run.collect`), so its reader is not starved behind its own redaction.
+    """
     inner = shlex.quote(command)
     return (
         # non-root PATHs often lack the sbin directories where sysctl, ss, lsblk … live
         'PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"; export PATH; '
         "if command -v ionice >/dev/null 2>&1; then set -- ionice -c2 -n7; else set --; fi; "
-        f"if command -v nice >/dev/null 2>&1; then set -- \"$@\" nice -n 10; fi; exec \"$@\" sh -c {inner}"
+        f"if command -v nice >/dev/null 2>&1 && n=$(nice) && [ \"$n\" -lt {NICENESS} ]; then "
+        f"set -- \"$@\" nice -n $(({NICENESS} - n)); fi; exec \"$@\" sh -c {inner}"
     )
 
 
