@@ -132,3 +132,7 @@ from collector.cli.report import report_cmd, review_cmd  # noqa: E402 - register
 
 cli.add_command(report_cmd, "report")
 cli.add_command(review_cmd, "review")
+
+from collector.cli.merge import merge_cmd  # noqa: E402 - registered after cli is defined
+
+cli.add_command(merge_cmd, "merge")
