@@ -20,6 +20,7 @@ from collector.casefile import CaseFile, encryption_section, load_case_file, par
 from collector.defaults import MAX_FILE_SIZE
 from collector.engine.artifacts import RunOptions
 from collector.errors import InputError
+from collector.hosts.resolve import positive
 from probes.loader import load_probe
 from probes.spec import Probe, ProbeSpecError, parse_size
 
@@ -78,6 +79,7 @@ class Flags:
     sign_key: str | None = None
     pseudonymize: bool = False
     mapping: str | None = None
+    host_timeout: float | None = None
 
 
 @dataclass
@@ -97,6 +99,7 @@ class Settings:
     fields: dict[str, str]
     variables: dict[str, str]  # case file [vars] < --var
     options: RunOptions
+    host_timeout: float | None = None  # --host-timeout < case file [collect] host_timeout (None: per host, if any)
 
 
 def resolve_settings(flags: Flags, now: float) -> Settings:
@@ -121,7 +124,10 @@ def resolve_settings(flags: Flags, now: float) -> Settings:
     )
     fields = {**(case.fields if case else {}), **parse_field_args(flags.fields)}
     variables = {**(case.variables if case else {}), **parse_pairs(flags.variables, "--var")}
-    return Settings(case, probes, fields, variables, options)
+    host_timeout = flags.host_timeout
+    if host_timeout is None and collect.get("host_timeout") is not None:
+        host_timeout = positive(collect["host_timeout"], f"case file {flags.case_file} [collect] host_timeout")
+    return Settings(case, probes, fields, variables, options, host_timeout)
 
 
 def plan_encryption(case: CaseFile | None, recipients: tuple[str, ...] | list[str], passphrase: bool,

@@ -68,6 +68,10 @@ class Manifest:
     window: dict[str, str | None]
     options: dict[str, Any]
     hosts: list[HostResult] = field(default_factory=list)
+    case_id: str | None = None  # one case across shards and resumed runs
+    inventory: list[str] = field(default_factory=list)  # bundle names of every host selected before sharding
+    shard: dict[str, Any] | None = None  # {"index": I, "count": N} or {"group": NAME}; None: not sharded
+    resume_of: list[dict[str, str]] | None = None  # [{"bundle", "sha256"}] this run completes; None: a first run
     artifacts: list[ArtifactResult] = field(default_factory=list)
     redaction: dict[str, Any] = field(default_factory=dict)
     status: str = "complete"  # complete / partial / interrupted
@@ -82,6 +86,10 @@ class Manifest:
             "case": self.case,
             "window": self.window,
             "options": self.options,
+            "case_id": self.case_id,
+            "inventory": self.inventory,
+            "shard": self.shard,
+            "resume_of": self.resume_of,
             "hosts": [asdict(h) for h in self.hosts],
             "artifacts": [asdict(a) for a in self.artifacts],
             "redaction": self.redaction,

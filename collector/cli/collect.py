@@ -16,6 +16,7 @@ from collector.cli.case import prompt_fields
 from collector.cli.crypto import UNENCRYPTED_WARNING, encryption_options, resolve_encryption
 from collector.cli.events import EventLog, Fanout
 from collector.cli.exiting import exit_now
+from collector.cli.fleetopts import case_id_of, fleet_options, shard_hosts
 from collector.cli.outpath import resolve_output
 from collector.cli.progress import LiveProgress
 from collector.cli.redact import redaction_options
@@ -56,6 +57,9 @@ from collector.settings import Flags, resolve_settings
               help="Append JSON Lines events (host_started, artifact_started, artifact_done, host_done, "
                    "bundle_written, failed) to FILE, or - for stdout (the summary then goes to stderr).")
 @click.option("-q", "--quiet", is_flag=True, help="Print only the bundle's path and errors.")
+@click.option("--case-id", metavar="ID", help="Case identifier shared by every shard and resumed run of one case "
+              "(default: the case file's case_id field, else a new one).")
+@fleet_options
 @encryption_options
 @redaction_options
 @ssh_options
@@ -64,7 +68,8 @@ def collect_cmd(hosts: tuple[str, ...], inventory: str | None, probes: tuple[str
                 variables: tuple[str, ...], fields: tuple[str, ...], template: str | None, label: str | None,
                 no_input: bool, as_json: bool, events: str | None, quiet: bool, recipients: tuple[str, ...],
                 ask_passphrase: bool, passphrase_env: str | None, sign_key: str | None, pseudonymize: bool,
-                mapping: str | None, **ssh: object) -> None:
+                mapping: str | None, case_id: str | None, shard: str | None, host_timeout: float | None,
+                **ssh: object) -> None:
     """Collect from HOSTs (none: this machine) into one support bundle.
 
     HOST is [user@]host[:port] or an ~/.ssh/config alias; with -i, inventory hosts
@@ -74,16 +79,23 @@ def collect_cmd(hosts: tuple[str, ...], inventory: str | None, probes: tuple[str
     settings = resolve_settings(Flags(
         probes=probes, case_file=case_file, since=since, max_file_size=max_file_size, variables=variables,
         fields=fields, recipients=recipients, passphrase=bool(ask_passphrase or passphrase_env), sign_key=sign_key,
-        pseudonymize=pseudonymize, mapping=mapping), now)
+        pseudonymize=pseudonymize, mapping=mapping, host_timeout=host_timeout), now)
     if events == "-" and (as_json or quiet):
         raise InputError(f"--events - and {'--json' if as_json else '--quiet'} both want stdout",
                          hint="write the events to a file: --events FILE")
     if template and not Path(template).is_file():
         raise InputError(f"--template {template}: no such file")
-    targets = resolve_hosts(list(hosts), inventory, ssh_settings(ssh, interactive=sys.stdin.isatty()))
+    selected = resolve_hosts(list(hosts), inventory, ssh_settings(ssh, interactive=sys.stdin.isatty()))
+    targets, shard_key = shard_hosts(selected, shard, inventory)
+    if not targets:
+        click.echo(f"casepack: shard {shard} holds none of the {len(selected)} selected host(s); nothing to collect",
+                   err=True)
+        exit_now(0)
     request = CollectRequest(hosts=targets, probes=settings.probes, case=settings.fields,
                              variables=settings.variables, options=settings.options, jobs=jobs,
-                             template=template, label=label)
+                             template=template, label=label, host_timeout=settings.host_timeout,
+                             inventory=selected, shard=shard_key,
+                             case_id=case_id_of(case_id, settings.case))
     plan_request(request, now)  # an unknown or bad variable is a usage error before any prompt
     # the passphrase prompt, then the last checks; warnings only once every option is known to be good
     request.encryption = resolve_encryption(settings.case, recipients, ask_passphrase, passphrase_env, sign_key,

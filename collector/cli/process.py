@@ -13,11 +13,12 @@ import click
 
 from collector.bundle.casedoc import human_size
 from collector.cli.crypto import encryption_options, resolve_encryption
+from collector.cli.fleetopts import fleet_options, shard_hosts
 from collector.cli.outpath import make_directory
 from collector.cli.sshopts import ssh_options, ssh_settings
 from collector.defaults import MAX_FILE_SIZE
 from collector.engine.run import CollectRequest, collect
-from collector.errors import CasepackError, ExitStatus
+from collector.errors import CasepackError, ExitStatus, InputError
 from collector.hosts.resolve import resolve_hosts
 from collector.preflight.inspect import Finding
 from collector.preflight.processtest import ProcessReport, ProcessTestRequest, run_process_test
@@ -42,26 +43,32 @@ TEST_BUNDLE_CAP = 4096  # bytes per artifact in a --bundle test bundle
 @click.option("--bundle", "make_bundle", is_flag=True,
               help="Also write a small end-to-end test bundle (a few KB per artifact), encrypted to -r.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@fleet_options
 @encryption_options
 @ssh_options
 def process_test_cmd(hosts: tuple[str, ...], inventory: str | None, probes: tuple[str, ...], case_file: str | None,
                      output: str | None, max_file_size: str | None, max_bundle_size: str | None, jobs: int,
                      variables: tuple[str, ...], runbook: str | None, make_bundle: bool, as_json: bool,
                      recipients: tuple[str, ...], ask_passphrase: bool, passphrase_env: str | None,
-                     sign_key: str | None, **ssh: object) -> None:
+                     sign_key: str | None, shard: str | None, host_timeout: float | None, **ssh: object) -> None:
     """Prove that collection works on the real hosts, without copying the bulk data.
 
     Every line is PASS / WARN / FAIL with a remedy. Exit status 0 when nothing failed, 1 otherwise.
     """
     # the same settings collect would resolve from the same flags and case file
     settings = resolve_settings(Flags(
-        probes=probes, case_file=case_file, max_file_size=max_file_size, variables=variables), time.time())
+        probes=probes, case_file=case_file, max_file_size=max_file_size, variables=variables,
+        host_timeout=host_timeout), time.time())
     case, selected, fields = settings.case, settings.probes, settings.fields
     out_dir = make_directory(output) if output else Path.cwd()
-    targets = resolve_hosts(list(hosts), inventory, ssh_settings(ssh, interactive=sys.stdin.isatty()))
+    selected_hosts = resolve_hosts(list(hosts), inventory, ssh_settings(ssh, interactive=sys.stdin.isatty()))
+    targets, shard_key = shard_hosts(selected_hosts, shard, inventory)
+    if not targets:
+        raise InputError(f"shard {shard} holds none of the {len(selected_hosts)} selected host(s)")
     request = CollectRequest(hosts=targets, probes=selected, output=out_dir, case=fields,
                              variables=settings.variables, options=settings.options,
-                             jobs=jobs, process_test=True, label="process-test")
+                             jobs=jobs, process_test=True, label="process-test", host_timeout=settings.host_timeout,
+                             inventory=selected_hosts, shard=shard_key)
     report = run_process_test(ProcessTestRequest(
         collect=request, support=case.extra.get("support") if case else None,
         check_encryption=lambda: _encryption_findings(case, recipients, bool(ask_passphrase or passphrase_env)),

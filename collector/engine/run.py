@@ -10,6 +10,7 @@ import shutil
 import signal
 import tempfile
 import time
+import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -29,6 +30,8 @@ from collector.defaults import ARTIFACT_JOBS, INTERRUPT_GRACE
 from collector.engine.artifacts import ArtifactCollector, RunOptions, not_started
 from collector.engine.scrub import scrub_artifact, scrub_host, scrub_mapping
 from collector.errors import CasepackError, ExitStatus, InputError
+from collector.fleet import deadline
+from collector.fleet.deadline import HostDeadline
 from collector.hosts.target import HostTarget, safe_name
 from collector.plan import HostPlan, Plan, Task, build_plan, discover, make_window
 from probes.spec import Probe
@@ -75,6 +78,13 @@ class CollectRequest:
     extra_files: dict[str, bytes] = field(default_factory=dict)  # e.g. PROCESS.md
     encryption: Encryption | None = None  # recipients / passphrase / signing key; None: plain, unsigned
     record_extra: dict[str, Any] = field(default_factory=dict)  # more keys for ``<bundle>.status.json``
+    host_timeout: float | None = None  # seconds per host, connect + artifacts (None: each target's own, if any)
+    inventory: list[HostTarget] = field(default_factory=list)  # hosts selected before sharding (empty: ``hosts``)
+    shard: dict[str, Any] | None = None  # as recorded: {"index", "count"} or {"group"}
+    case_id: str | None = None  # None: a new one
+    resume_of: list[dict[str, str]] | None = None  # the bundles a resumed run completes
+    until: float | None = None  # the window's end (a resumed run repeats the first run's); None: now
+    select_tasks: Callable[[HostPlan], None] | None = None  # after discovery: drop what need not be collected
 
 
 @dataclass
@@ -137,6 +147,10 @@ def collect(request: CollectRequest, reporter: Reporter | None = None) -> Collec
                          "process_test": request.process_test},
                 hosts=hosts,
                 artifacts=artifacts,
+                case_id=request.case_id or uuid.uuid4().hex,
+                inventory=[alias(t.name) for t in request.inventory or request.hosts],
+                shard=request.shard,
+                resume_of=request.resume_of,
             )
             usable = any(a.status == "ok" and a.path for a in artifacts)
             if not usable and stopped:
@@ -154,7 +168,8 @@ def collect(request: CollectRequest, reporter: Reporter | None = None) -> Collec
             targets = {alias(t.name): t.name for t in request.hosts}
             record = runrecord.write_record(final, runrecord.build_record(
                 manifest, final, writer.sha256, size, encrypted=enc.encrypts, targets=targets,
-                extra=request.record_extra))
+                extra={"case_id": manifest.case_id, "inventory": manifest.inventory, "shard": manifest.shard,
+                       "resume_of": manifest.resume_of, **request.record_extra}))
             mapping_path = None
             if redactor is not None and redactor.pseudonymizer is not None:  # customer side only, never in the bundle
                 mapping_path = Path(opts.mapping or f"{final}.mapping.json")
@@ -179,7 +194,8 @@ def _redactor(request: CollectRequest) -> Redactor:
     opts = request.options
     config = opts.redaction
     if opts.pseudonymize:
-        names = {t.name for t in request.hosts} | {_host_part(t.address) for t in request.hosts}
+        fleet = request.inventory or request.hosts  # hosts of other shards are named in this one's files too
+        names = {t.name for t in fleet} | {_host_part(t.address) for t in fleet}
         # short or plain-word names ("vm", "orders") would also hit ordinary words ("vm.swappiness")
         words = sorted(n for n in names if len(n) >= 4 and re.search(r"[\d.-]", n) and not _IP.fullmatch(n))
         config = (config or RedactionConfig()).merged(RedactionConfig(keywords=words))
@@ -292,9 +308,10 @@ def _collect_host(steps: Plan, host_plan: HostPlan, request: CollectRequest, red
     host = HostResult(shown, address, target.transport, probes=[p.name for p in request.probes])
     reporter.host_started(shown)
     started = time.monotonic()
+    limit = HostDeadline(request.host_timeout if request.host_timeout is not None else target.host_timeout)
     try:
         interrupt.check()
-        transport = target.connect()
+        transport = deadline.connect(target.connect, limit)
     except CasepackError as exc:
         host.status, host.error = "failed", exc.message
         host.duration = round(time.monotonic() - started, 3)
@@ -314,6 +331,8 @@ def _collect_host(steps: Plan, host_plan: HostPlan, request: CollectRequest, red
         for probe_name, error in host_plan.errors:
             results.append(scrub_artifact(redactor, ArtifactResult(shown, probe_name, "discover", "command",
                                                                    "discover", status="failed", error=error)))
+        if request.select_tasks is not None:
+            request.select_tasks(host_plan)
         collector = ArtifactCollector(transport, shown, request.options, steps.window, redactor, writer, spool_dir)
 
         def one(task: Task) -> list[ArtifactResult]:
@@ -336,6 +355,8 @@ def _collect_host(steps: Plan, host_plan: HostPlan, request: CollectRequest, red
     if failures:
         host.status = "partial"
         host.error = f"{len(failures)} artifact(s) not collected"
+        if limit.passed:
+            host.error = f"{limit.message}; {host.error}"
     host.duration = round(time.monotonic() - started, 3)
     scrub_host(redactor, host)
     reporter.host_done(host)
@@ -344,7 +365,7 @@ def _collect_host(steps: Plan, host_plan: HostPlan, request: CollectRequest, red
 
 def plan_request(request: CollectRequest, now: float) -> Plan:
     """The run's plan (the same one ``process-test`` evaluates); raises on unknown variables before any I/O."""
-    window = make_window(request.options.since, now, request.options.since_origin)
+    window = make_window(request.options.since, request.until or now, request.options.since_origin)
     return build_plan(request.hosts, request.probes, request.variables, window)
 
 

@@ -27,6 +27,7 @@ CONNECTION_KEYS = {
     "connect_timeout": "connect_timeout", "ansible_ssh_timeout": "connect_timeout",
     "ansible_timeout": "connect_timeout",
     "keepalive": "keepalive",
+    "host_timeout": "host_timeout", "casepack_host_timeout": "host_timeout",
 }
 
 

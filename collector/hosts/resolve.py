@@ -114,6 +114,14 @@ def _number(value: object, default: float) -> float:
         raise InputError(f"bad number {value!r} in the host settings") from None
 
 
+def positive(value: object, what: str) -> float:
+    """A number of seconds > 0 from a setting (inventory, case file)."""
+    seconds = _number(value, 0.0)
+    if seconds <= 0:
+        raise InputError(f"{what} must be a positive number of seconds, not {value!r}")
+    return seconds
+
+
 def resolve_hosts(hosts: list[str], inventory: str | None, ssh: SshOptions | None = None) -> list[HostTarget]:
     """No hosts and no inventory: this machine. Otherwise SSH targets (``local`` stays local)."""
     if not hosts and not inventory:
@@ -136,9 +144,15 @@ def resolve_hosts(hosts: list[str], inventory: str | None, ssh: SshOptions | Non
             targets.append(resolver.target(resolver.spec(text), {}))
     for host in (h for h in inv_hosts if not hosts or h.name in hosts):  # HOST args narrow the inventory
         if host.name in LOCAL_NAMES or host.settings.get("address") in LOCAL_NAMES:
-            targets.append(local_target(opts.sudo_password))
+            local = local_target(opts.sudo_password)
+            local.groups = list(host.groups)
+            targets.append(local)
             continue
-        targets.append(resolver.target(resolver.spec(host.name, host.name, host.settings), host.variables))
+        target = resolver.target(resolver.spec(host.name, host.name, host.settings), host.variables)
+        target.groups = list(host.groups)
+        if host.settings.get("host_timeout") not in (None, ""):
+            target.host_timeout = positive(host.settings["host_timeout"], f"host_timeout of {host.name}")
+        targets.append(target)
     names = [t.name for t in targets]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:

@@ -16,6 +16,8 @@ class HostTarget:
     connect: Callable[[], Host]
     variables: dict[str, str] = field(default_factory=dict)
     transport: str = "local"
+    groups: list[str] = field(default_factory=list)  # inventory groups (for --shard GROUP)
+    host_timeout: float | None = None  # the inventory's per-host deadline (--host-timeout overrides it)
 
 
 def safe_name(text: str) -> str:

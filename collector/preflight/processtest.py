@@ -17,7 +17,9 @@ from typing import Any
 from collector import interrupt, secrets
 from collector.bundle.casedoc import human_size
 from collector.engine.run import CollectRequest, plan_request
-from collector.errors import CasepackError
+from collector.errors import ArtifactError, CasepackError
+from collector.fleet import deadline
+from collector.fleet.deadline import HostDeadline
 from collector.plan import HostPlan, Plan, discover
 from collector.preflight.inspect import Finding, Retrieval, evaluate_task
 from collector.preflight.selftest import redaction_selftest
@@ -80,7 +82,7 @@ def run_process_test(req: ProcessTestRequest) -> ProcessReport:
     steps = plan_request(req.collect, time.time())  # the very plan collect would run
     cap = req.collect.options.max_file_size
     with ThreadPoolExecutor(max_workers=max(1, req.collect.jobs), initializer=interrupt.worker_thread) as pool:
-        hosts = list(pool.map(lambda hp: _test_host(steps, hp, cap), steps.hosts))
+        hosts = list(pool.map(lambda hp: _test_host(steps, hp, cap, req.collect.host_timeout), steps.hosts))
     total = sum(h.estimate_bytes for h in hosts)
     waves = -(-len(hosts) // max(1, req.collect.jobs))
     seconds = max((h.estimate_seconds for h in hosts), default=0) * waves
@@ -108,12 +110,13 @@ def _scrub(report: ProcessReport) -> None:
             r.how = redactor.redact_text(r.how, "PROCESS.md")
 
 
-def _test_host(steps: Plan, host_plan: HostPlan, cap: int) -> HostReport:
+def _test_host(steps: Plan, host_plan: HostPlan, cap: int, host_timeout: float | None = None) -> HostReport:
     target = host_plan.target
     rep = HostReport(target.name, target.address, target.transport)
     started = time.monotonic()
+    limit = HostDeadline(host_timeout if host_timeout is not None else target.host_timeout)
     try:
-        t = target.connect()
+        t = deadline.connect(target.connect, limit)
     except CasepackError as exc:
         rep.findings.append(Finding(target.name, "connection", "fail", exc.message, exc.hint or ""))
         rep.duration = time.monotonic() - started
@@ -136,15 +139,27 @@ def _test_host(steps: Plan, host_plan: HostPlan, cap: int) -> HostReport:
             rep.estimate_bytes += size
             if task.artifact.kind == "stats":
                 stats_bytes += sum(s for _, s in retrieval.files[:1])
-        rep.findings.extend(_host_space(t, target.name, stats_bytes))
+        if limit.passed:
+            rep.findings.append(_late(target.name, limit))
+        else:
+            rep.findings.extend(_host_space(t, target.name, stats_bytes))
         if sudo_line.result == "warn" and any(r.status == "denied" for r in rep.retrievals):
             sudo_line.result = "fail"  # something this host must collect is out of reach without sudo
         moved = sum(min(s, cap) for r in rep.retrievals for _, s in r.files)
         rep.estimate_seconds = 0.5 + moved / THROUGHPUT + PER_ARTIFACT * len(rep.retrievals)
+    except ArtifactError:  # a command refused after the deadline outside an artifact (sudo check, df)
+        if not limit.passed:
+            raise
+        rep.findings.append(_late(target.name, limit))
     finally:
         t.close()
     rep.duration = time.monotonic() - started
     return rep
+
+
+def _late(host: str, limit: HostDeadline) -> Finding:
+    return Finding(host, "host-timeout", "fail", f"{limit.message} before every artifact was checked",
+                   "raise --host-timeout, or find why the host is slow")
 
 
 def _check_sudo(t: Host, rep: HostReport, wanted: bool) -> bool:
