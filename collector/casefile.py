@@ -195,9 +195,19 @@ def encryption_section(case: CaseFile | None) -> EncryptionSection:
 def redaction_section(case: CaseFile | None) -> RedactionConfig | None:
     """``[redaction]`` checked and compiled; a bad rule is a one-line error naming the file."""
     from redaction import RuleError, parse_config
+    from redaction.casekey import CaseKeyError, read_key_file
 
     data = case.extra.get("redaction") if case else None
     try:
-        return parse_config(data, f"case file {case.path if case else '-'} [redaction]")
+        config = parse_config(data, f"case file {case.path if case else '-'} [redaction]")
     except RuleError as exc:
         raise InputError(str(exc), hint="see README, section Redaction") from None
+    if config.case_key and case is not None:  # relative to the case file's folder, checked now (not mid-run)
+        base = Path(case.path).parent if case.path else Path.cwd()
+        config.case_key = str(base / Path(config.case_key).expanduser())
+        try:
+            read_key_file(config.case_key)
+        except CaseKeyError as exc:
+            raise InputError(f"case file {case.path} [redaction] case_key: {exc}",
+                             hint="make one with: casepack case-key -o FILE (mode 0600)") from None
+    return config

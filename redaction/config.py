@@ -4,7 +4,8 @@
 present, is the secret; else the whole match), ``keys = ["license"]`` extra secret
 setting names, ``keywords = ["Acme Corp"]`` literal words (customer names) that are
 redacted — or pseudonymized with ``--pseudonymize`` — and ``allow = ["^demo$"]``
-regexes for values that are never redacted.
+regexes for values that are never redacted. ``case_key = "path"`` names the case key file that
+makes ``--pseudonymize`` pseudonyms the same across a case's shards (:mod:`redaction.casekey`).
 """
 
 from __future__ import annotations
@@ -26,10 +27,11 @@ class RedactionConfig:
     keys: list[str] = field(default_factory=list)
     keywords: list[str] = field(default_factory=list)
     allow: list[re.Pattern[bytes]] = field(default_factory=list)
+    case_key: str | None = None  # path of the case key file (pseudonyms)
 
     def merged(self, other: RedactionConfig) -> RedactionConfig:
         return RedactionConfig(self.rules + other.rules, self.keys + other.keys, self.keywords + other.keywords,
-                               self.allow + other.allow)
+                               self.allow + other.allow, self.case_key or other.case_key)
 
     def all_rules(self) -> tuple[Rule, ...]:
         """Built-in rules, then one for the extra key names and the user's own patterns."""
@@ -63,10 +65,13 @@ def parse_config(data: Any, where: str = "[redaction]") -> RedactionConfig:
         return RedactionConfig()
     if not isinstance(data, dict):
         raise RuleError(f"{where} must be a table")
-    unknown = set(data) - {"rules", "keys", "keywords", "allow"}
+    unknown = set(data) - {"rules", "keys", "keywords", "allow", "case_key"}
     if unknown:
         raise RuleError(f"{where}: unknown setting(s) {', '.join(sorted(unknown))} "
-                        "(known: rules, keys, keywords, allow)")
+                        "(known: rules, keys, keywords, allow, case_key)")
+    case_key = data.get("case_key")
+    if case_key is not None and (not isinstance(case_key, str) or not case_key):
+        raise RuleError(f"{where}: case_key must be the path of a key file (casepack case-key -o FILE)")
     rules: list[Rule] = []
     raw_rules = data.get("rules", [])
     if not isinstance(raw_rules, list):
@@ -87,7 +92,7 @@ def parse_config(data: Any, where: str = "[redaction]") -> RedactionConfig:
         if not re.fullmatch(r"[\w.-]+", k):
             raise RuleError(f"{where}: key {k!r} may only hold letters, digits, '_', '.', '-'")
     allow = [_compile(a, f"{where} allow") for a in _strings(data, "allow", where)]
-    return RedactionConfig(rules, keys, _strings(data, "keywords", where), allow)
+    return RedactionConfig(rules, keys, _strings(data, "keywords", where), allow, case_key)
 
 
 __all__ = ["RedactionConfig", "RuleError", "parse_config", "SECRET_WORDS"]

@@ -17,6 +17,7 @@ import re
 import threading
 from collections import Counter
 
+from redaction import casekey
 from redaction.config import RedactionConfig
 from redaction.lines import LineMixin, secret_anchors
 from redaction.pieces import hold_back, safe_cut
@@ -36,13 +37,15 @@ class Redactor:
 
     def __init__(self, rules: tuple[Rule, ...] | None = None, salt: bytes | None = None, *,
                  config: RedactionConfig | None = None, pseudonymize: bool = False,
-                 scanner: str | None = None) -> None:
+                 scanner: str | None = None, pseudonym_key: bytes | None = None) -> None:
+        """``pseudonym_key``: the case key; None: :func:`redaction.casekey.resolve` (else a random run key)."""
         from redaction.formats import CONFIG_RULES, FILE_RULES, FORMAT_RULES
 
         config = config or RedactionConfig()
         self.rules = rules if rules is not None else FORMAT_RULES + config.all_rules()
         self.allow = config.allow
-        self.pseudonymizer = Pseudonymizer(config.keywords, scanner=scanner) if pseudonymize else None
+        key = pseudonym_key or (casekey.resolve(config.case_key) if pseudonymize else None)
+        self.pseudonymizer = Pseudonymizer(config.keywords, scanner=scanner, key=key) if pseudonymize else None
         if config.keywords and not pseudonymize:
             words = b"|".join(re.escape(k.encode()) for k in sorted(config.keywords, key=len, reverse=True))
             self.rules += (rule("keyword", rb"(?<!\w)(?P<s>" + words + rb")(?!\w)",

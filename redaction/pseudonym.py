@@ -5,13 +5,22 @@ hold e-mail addresses, host names (FQDNs), IPv6 (full, compressed, IPv4-embeddin
 addresses, user names (``user=bob``, ``/home/bob``) or the user's keywords; only those
 lines go through the exact patterns. IPv4 addresses — the bulk of most logs — are replaced
 in the whole block at once with one ``re.split`` and C-level maps over a dict of known
-values. Each distinct value gets one pseudonym (``ip-0007``, ``host-0002`` …) for the
-whole bundle. The mapping stays with the
-customer (:func:`save_mapping` writes it 0600) and never enters the bundle.
+values. Each distinct value gets one pseudonym for the whole bundle: its kind and a keyed hash,
+``ip-`` + the first 13 base32 characters (65 bits) of HMAC-SHA256(case key, kind NUL value), the
+value normalised first (host names, e-mail, IPv6 and MAC lower-cased, IPv6 compressed, MAC with
+``:``). With the same case key (:mod:`redaction.casekey`) every shard of a case maps a value to
+the same pseudonym without coordination; without one, a random per-run key keeps pseudonyms
+unlinkable across unrelated runs. 65 bits: among 10^6 distinct values of one kind the chance of
+any collision is n²/2^66 ≈ 1.4e-8 (a collision is detected when the mapping is written). The HMAC
+is computed once per distinct value (values are cached). The mapping — and a per-run key — stays
+with the customer (:func:`save_mapping` writes it 0600) and never enters the bundle.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import ipaddress
 import json
 import os
@@ -72,7 +81,14 @@ IP4 = re.compile(rb"\.(?=\d{1,3}\.\d{1,3}\.\d)(?:(?<=[^\w.-](\d\d\.))"
                  rb"(" + _OCTET + rb"\." + _OCTET + rb"\." + _OCTET + rb")(?!\w|\.\d)")
 DIGITS = b"0123456789"
 PREFIX = {"email": "email", "ip4": "ip", "ip6": "ip6", "mac": "mac", "host": "host", "user": "user", "kw": "name"}
-PSEUDONYM = re.compile(r"\b(?:email|ip|ip6|mac|host|user|name)-\d{4,}\b")
+# keyed pseudonyms, and the numbered ones (ip-0007) of mappings written before case keys
+PSEUDONYM = re.compile(r"\b(?:email|ip|ip6|mac|host|user|name)-(?:[a-z2-7]{13}|\d{4,})\b")
+DIGEST_CHARS = 13  # base32 characters of the HMAC kept: 65 bits
+
+
+def key_id(key: bytes) -> str:
+    """A short public name of a key (not the key): equal ids = pseudonyms comparable across shards."""
+    return hashlib.sha256(b"casepack-case-key-id\0" + key).hexdigest()[:16]
 
 
 class PureGates:
@@ -156,11 +172,19 @@ class HyperGates:
 _HS_GATES = {_PASSES[1][1]: rb"\.(?:" + TLDS + rb")(?:[^\w-]|$)"}
 
 
+class PseudonymMap(dict[str, str]):
+    """pseudonym → real value, plus the id of the key that made it and (a per-run key only) the key."""
+
+    key_id: str | None = None
+    key: bytes | None = None
+
+
 class Pseudonymizer:
     """Thread-safe; one per bundle so pseudonyms are consistent across files and hosts."""
 
     def __init__(self, keywords: list[str] | tuple[str, ...] = (), mapping: dict[str, str] | None = None,
-                 scanner: str | None = None) -> None:
+                 scanner: str | None = None, key: bytes | None = None) -> None:
+        """``key``: the case key (32 bytes); None: a random key for this run only (kept in the mapping file)."""
         passes: list[tuple[str, bytes | tuple[bytes, ...] | None, bytes]] = list(_PASSES)
         kws = tuple(k.encode() for k in keywords)
         if kws:
@@ -177,18 +201,23 @@ class Pseudonymizer:
             except ImportError:
                 if choice == "hyperscan":
                     raise
+        self.random_key = key is None
+        self.key = os.urandom(32) if key is None else key
         self._forward: dict[bytes, bytes] = {}
-        self._counts: dict[str, int] = {}
         self._lock = threading.Lock()
         for pseudo, real in (mapping or {}).items():
             self._forward[real.encode()] = pseudo.encode()
-            kind, _, number = pseudo.rpartition("-")
-            self._counts[kind] = max(self._counts.get(kind, 0), int(number))
 
-    def mapping(self) -> dict[str, str]:
+    def mapping(self) -> PseudonymMap:
+        """pseudonym → real value, carrying the key it was made with (a per-run key is saved with it)."""
         with self._lock:
-            return {v.decode(): k.decode("utf-8", "replace") for k, v in sorted(self._forward.items(),
-                                                                               key=lambda kv: kv[1])}
+            out = PseudonymMap({v.decode(): k.decode("utf-8", "replace") for k, v in sorted(self._forward.items(),
+                                                                                           key=lambda kv: kv[1])})
+            if len(out) != len(self._forward):
+                raise ValueError("two values got the same pseudonym (a 65-bit hash collision); run again")
+        out.key_id = key_id(self.key)
+        out.key = self.key if self.random_key else None
+        return out
 
     def pseudonym(self, kind: str, value: str) -> str:
         """The pseudonym of ``value`` as an identifier of ``kind`` (e.g. a host name for bundle paths)."""
@@ -196,6 +225,8 @@ class Pseudonymizer:
 
     def _name(self, kind: str, value: bytes) -> bytes:
         key = value.lower() if kind in ("host", "email", "kw", "ip6", "mac") else value
+        if kind == "mac":
+            key = key.replace(b"-", b":")
         found = self._forward.get(key)
         if found is not None:
             return found
@@ -203,14 +234,14 @@ class Pseudonymizer:
         return self._forward[key]
 
     def _add(self, prefix: str, values: Iterable[bytes]) -> None:
-        """Number the new ``values`` in order (under the lock: other threads may be adding too)."""
+        """Name the new ``values`` by their keyed hash (under the lock: other threads may be adding too)."""
+        head, secret = prefix.encode() + b"-", self.key
+        tag = head[:-1] + b"\0"
         with self._lock:
             forward = self._forward
-            new = list(filterfalse(forward.__contains__, values))
-            n = self._counts.get(prefix, 0)
-            names = map((prefix.encode() + b"-%04d").__mod__, range(n + 1, n + 1 + len(new)))
-            forward.update(zip(new, names, strict=True))
-            self._counts[prefix] = n + len(new)
+            for value in filterfalse(forward.__contains__, values):
+                digest = hmac.digest(secret, tag + value, "sha256")
+                forward[value] = head + base64.b32encode(digest[:10])[:DIGEST_CHARS].lower()
 
     def _replace(self, m: re.Match[bytes], kind: str, counts: dict[str, int]) -> bytes:
         value = m.group(kind)
@@ -289,7 +320,12 @@ def save_mapping(mapping: dict[str, str], path: str | os.PathLike[str]) -> None:
         raise ValueError(f"cannot write mapping {target}: {exc.strerror}") from None
     try:
         with os.fdopen(fd, "w") as f:
-            json.dump({"format": "casepack-mapping/1", "pseudonyms": mapping}, f, indent=1, sort_keys=True)
+            doc: dict[str, object] = {"format": "casepack-mapping/1", "pseudonyms": mapping}
+            if isinstance(mapping, PseudonymMap) and mapping.key_id:
+                doc["key_id"] = mapping.key_id  # which key made these pseudonyms (not the key)
+                if mapping.key is not None:  # a per-run key: kept here so `collect --resume` can reuse it
+                    doc["run_key"] = mapping.key.hex()
+            json.dump(doc, f, indent=1, sort_keys=True)
             f.write("\n")
         if target.is_dir() and not target.is_symlink():
             raise IsADirectoryError(21, "Is a directory")
@@ -301,16 +337,46 @@ def save_mapping(mapping: dict[str, str], path: str | os.PathLike[str]) -> None:
             os.unlink(tmp)
 
 
-def load_mapping(path: str | os.PathLike[str]) -> dict[str, str]:
+def _mapping_doc(path: str | os.PathLike[str]) -> dict:
     try:
         data = json.loads(Path(path).read_text())
-        mapping = data["pseudonyms"]
-        assert isinstance(mapping, dict)
+        assert isinstance(data, dict) and isinstance(data["pseudonyms"], dict)
     except OSError as exc:
         raise ValueError(f"cannot read mapping {path}: {exc.strerror}") from None
-    except (ValueError, KeyError, TypeError, AssertionError):
+    except (ValueError, KeyError, TypeError, AssertionError, RecursionError):
         raise ValueError(f"{path} is not a casepack mapping file") from None
-    return {str(k): str(v) for k, v in mapping.items()}
+    return data
+
+
+def load_mapping(path: str | os.PathLike[str]) -> dict[str, str]:
+    return {str(k): str(v) for k, v in _mapping_doc(path)["pseudonyms"].items()}
+
+
+def load_run_key(path: str | os.PathLike[str]) -> bytes | None:
+    """The per-run key saved in a mapping file (None when a case key made it): for ``collect --resume``."""
+    value = _mapping_doc(path).get("run_key")
+    if value is None:
+        return None
+    try:
+        key = bytes.fromhex(str(value))
+    except ValueError:
+        key = b""
+    if len(key) != 32:
+        raise ValueError(f"{path}: malformed run_key")
+    return key
+
+
+def merge_mappings(paths: Iterable[str | os.PathLike[str]]) -> dict[str, str]:
+    """The union of several mapping files (the shards of a set); one pseudonym with two values is an error."""
+    merged: dict[str, str] = {}
+    where: dict[str, str] = {}
+    for path in paths:
+        for pseudo, real in load_mapping(path).items():
+            if merged.setdefault(pseudo, real) != real:
+                raise ValueError(f"{pseudo} stands for different values in {where[pseudo]} and {path}: "
+                                 "these mappings cannot be joined")
+            where.setdefault(pseudo, str(path))
+    return merged
 
 
 def unmask(text: str, mapping: dict[str, str]) -> str:

@@ -42,7 +42,7 @@ def collect(tmp: Path, *args: str, env: dict[str, str] | None = None) -> tuple[P
     before = set(out.iterdir())
     proc = run("collect", "-p", str(probe(tmp)), "-o", str(out), "--no-input", "--label", "t", *args, env=env)
     assert proc.returncode == 0, proc.stderr + proc.stdout
-    made = [p for p in set(out.iterdir()) - before if not p.name.endswith(".sha256")]
+    made = [p for p in set(out.iterdir()) - before if not p.name.endswith((".sha256", ".status.json"))]
     assert len(made) == 1, made
     return made[0], proc
 

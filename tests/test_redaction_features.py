@@ -16,11 +16,30 @@ import pytest
 
 from collector.engine.artifacts import RunOptions
 from probes.spec import Artifact
-from redaction import Redactor, RuleError, parse_config
+from redaction import Redactor, RuleError, casekey, parse_config
 from redaction.pseudonym import load_mapping, unmask
 from redaction.sqlite import redact_database
 from tests.fakes import FakeTransport
 from tests.test_engine import members, run
+
+KEY = bytes(range(32))
+
+
+@pytest.fixture(autouse=True)
+def case_key() -> object:
+    """Every run here uses KEY (as with --case-key), so pseudonyms are known in advance."""
+    casekey.use_key(KEY, "test")
+    yield
+    casekey.reset()
+
+
+def pn(prefix: str, value: str, key: bytes = KEY) -> str:
+    """The documented pseudonym, computed independently: kind + 13 base32 chars of HMAC-SHA256(key, kind NUL value)."""
+    import base64
+    import hmac
+
+    digest = hmac.digest(key, prefix.encode() + b"\0" + value.encode(), "sha256")
+    return f"{prefix}-{base64.b32encode(digest[:10])[:13].decode().lower()}"
 
 
 def redact(text: bytes, **kw) -> bytes:
@@ -65,13 +84,16 @@ def test_pseudonyms_are_consistent_and_unmask_restores(tmp_path: Path) -> None:
     a, b = r.stream("a.log"), r.stream("b.log")
     out_a = a.feed(b"conn from 10.1.2.3 to db1.prod.example.com user=alice mac 00:1a:2b:3c:4d:5e\n") + a.close()
     out_b = b.feed(b"again 10.1.2.3 fe80::1 bob@acme.example.com Acme ticket, 127.0.0.1 v1.2.3.4\n") + b.close()
-    assert b"10.1.2.3" not in out_a + out_b and out_a.count(b"ip-0001") == 1 and out_b.count(b"ip-0001") == 1
-    assert b"host-0001" in out_a and b"user-0001" in out_a and b"mac-0001" in out_a
-    assert b"ip6-0001" in out_b and b"email-0001" in out_b and b"name-0001" in out_b
+    ip = pn("ip", "10.1.2.3").encode()
+    assert b"10.1.2.3" not in out_a + out_b and out_a.count(ip) == 1 and out_b.count(ip) == 1
+    assert pn("host", "db1.prod.example.com").encode() in out_a and pn("user", "alice").encode() in out_a
+    assert pn("mac", "00:1a:2b:3c:4d:5e").encode() in out_a
+    assert pn("ip6", "fe80::1").encode() in out_b and b"email-" in out_b and b"bob" not in out_b
+    assert pn("name", "acme").encode() in out_b
     assert b"127.0.0.1" in out_b and b"v1.2.3.4" in out_b
     mapping = r.pseudonymizer.mapping()
-    assert mapping["ip-0001"] == "10.1.2.3"
-    reply = "Please check ip-0001 and host-0001 (user-0001)."
+    assert mapping[pn("ip", "10.1.2.3")] == "10.1.2.3"
+    reply = f"Please check {pn('ip', '10.1.2.3')} and {pn('host', 'db1.prod.example.com')} ({pn('user', 'alice')})."
     assert unmask(reply, mapping) == "Please check 10.1.2.3 and db1.prod.example.com (alice)."
 
 
@@ -117,16 +139,17 @@ def test_redact_command_tree_gz_sqlite_report_mapping(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-c", "from collector.cli import main; main()", "redact", str(src),
                            "-o", str(out), "--pseudonymize", "--report", str(report)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
-    assert b"TreePw1" not in (out / "app.conf").read_bytes() and b"ip-0001" in (out / "app.conf").read_bytes()
+    mapping = Path(f"{out}.mapping.json")
+    ip = {v: k for k, v in load_mapping(mapping).items()}["10.9.8.7"]  # a random run key: not known in advance
+    assert b"TreePw1" not in (out / "app.conf").read_bytes() and ip.encode() in (out / "app.conf").read_bytes()
     gz = gzip.decompress((out / "logs" / "old.log.gz").read_bytes())
-    assert b"TreeGzTok2" not in gz and b"ip-0001" in gz
+    assert b"TreeGzTok2" not in gz and ip.encode() in gz
     assert b"TreeDbSecret3" not in (out / "s.db").read_bytes()
     rep = json.loads(report.read_text())
     assert rep["files"]["app.conf"]["key-value"] == 1 and "TreePw1" not in report.read_text()
-    mapping = Path(f"{out}.mapping.json")
-    assert stat.S_IMODE(os.stat(mapping).st_mode) == 0o600 and load_mapping(mapping)["ip-0001"] == "10.9.8.7"
+    assert stat.S_IMODE(os.stat(mapping).st_mode) == 0o600
     proc = subprocess.run([sys.executable, "-c", "from collector.cli import main; main()", "unmask", "--mapping",
-                           str(mapping), "-"], input="look at ip-0001\n", capture_output=True, text=True)
+                           str(mapping), "-"], input=f"look at {ip}\n", capture_output=True, text=True)
     assert proc.stdout == "look at 10.9.8.7\n"
 
 
@@ -141,12 +164,12 @@ def test_collection_redacts_stats_db_and_pseudonymizes(tmp_path: Path) -> None:
     arts = (Artifact("c", "config", paths=("/app.conf",)), Artifact("s", "stats", paths=("/stats.db",)))
     result = run(tmp_path, t, *arts, options=RunOptions(pseudonymize=True))
     body = members(result.path)
-    conf = body["hosts/name-0001/t/config/app.conf"]  # the host's own name is pseudonymized too
-    assert b"CollectPw2" not in conf and b"10.0.0.9" not in conf and b"ip-0001" in conf
-    stats = body["hosts/name-0001/t/stats/stats.db"]
+    conf = body[f"hosts/{pn('name', 'fake')}/t/config/app.conf"]  # the host's own name is pseudonymized too
+    assert b"CollectPw2" not in conf and b"10.0.0.9" not in conf and pn("ip", "10.0.0.9").encode() in conf
+    stats = body[f"hosts/{pn('name', 'fake')}/t/stats/stats.db"]
     assert b"CollectDbPw1" not in stats and b"10.0.0.9" not in stats
     mapping = load_mapping(f"{result.path}.mapping.json")
-    assert mapping == {"ip-0001": "10.0.0.9", "name-0001": "fake"}
+    assert mapping == {pn("ip", "10.0.0.9"): "10.0.0.9", pn("name", "fake"): "fake"}
     assert "10.0.0.9" not in json.dumps({k: v.decode("latin-1") for k, v in body.items()})
 
 
@@ -169,18 +192,26 @@ def test_identifier_shapes_ipv4_ipv6_full_and_embedded(scanner: str) -> None:
     s = r.stream("ids.log")
     out = s.feed(IDENTIFIERS) + s.close()
     lines = out.decode().splitlines()
-    assert lines[0] == ("conn ip-0001:80 -> ip-0002, ip-0001 again; keep 127.0.0.1 0.1.2.3 v1.2.3.4 300.1.2.3 "
-                        "1.2.3.256 1.2.3.4.5 10.0.0.1x")
-    assert lines[1] == "ip-0003 at line start; ip-0004. end; [ip-0005]:443 x=ip-0006,ip-0007"
-    assert lines[2] == "inet6 ip6-0001/64 peer [ip6-0002]:443"
-    assert lines[3] == "mapped ip6-0003 nat64 ip6-0004 short ip6-0005 loop ::1 time 12:34:56:78"
-    assert lines[4] == "ip6-0006 and ip6-0006 and 1:2:3:4:5:6:7:8:9"  # one address, two spellings
-    assert "mac-0001" in lines[5] and "mac-0002" in lines[5] and "email-0001" in lines[5] and "host-0001" in lines[5]
-    assert lines[6] == "user=user-0001 login: user-0002 /home/user-0003 owner=root User=user-0004"
+    ip, ip6 = (lambda v: pn("ip", v)), (lambda v: pn("ip6", v))
+    assert lines[0] == (f"conn {ip('10.1.2.3')}:80 -> {ip('192.168.0.1')}, {ip('10.1.2.3')} again; keep 127.0.0.1 "
+                        "0.1.2.3 v1.2.3.4 300.1.2.3 1.2.3.256 1.2.3.4.5 10.0.0.1x")
+    assert lines[1] == (f"{ip('1.2.3.4')} at line start; {ip('255.255.255.255')}. end; [{ip('10.9.9.9')}]:443 "
+                        f"x={ip('172.16.0.10')},{ip('172.16.0.11')}")
+    assert lines[2] == f"inet6 {ip6('2001:db8:85a3::8a2e:370:7334')}/64 peer [{ip6('2001:db8:1:2:3:4:5:6')}]:443"
+    assert lines[3] == (f"mapped {ip6('::ffff:c000:201')} nat64 {ip6('64:ff9b::c000:221')} short "
+                        f"{ip6('2001:db8::1')} loop ::1 time 12:34:56:78")
+    one = ip6("fe80::202:b3ff:fe1e:8329")
+    assert lines[4] == f"{one} and {one} and 1:2:3:4:5:6:7:8:9"  # one address, two spellings
+    for kind, value in (("mac", "00:1a:2b:3c:4d:5e"), ("mac", "00:1a:2b:3c:4d:5f"),  # 00-1A-… normalised
+                        ("email", "bob.smith@corp.example.com"), ("host", "db1.prod.example.com")):
+        assert pn(kind, value) in lines[5]
+    assert lines[6] == (f"user={pn('user', 'alice')} login: {pn('user', 'carol')} /home/{pn('user', 'dave')} "
+                        f"owner=root User={pn('user', 'Erin')}")
     for real in (b"192.0.2", b"8a2e", b"0db8", b"alice", b"bob.smith"):
         assert real not in out
     mapping = r.pseudonymizer.mapping()
-    assert mapping["ip-0001"] == "10.1.2.3" and mapping["ip6-0001"] == "2001:db8:85a3::8a2e:370:7334"
+    assert mapping[ip("10.1.2.3")] == "10.1.2.3" and mapping[ip6("2001:db8:85a3::8a2e:370:7334")] == (
+        "2001:db8:85a3::8a2e:370:7334")
 
 
 @pytest.mark.skipif(importlib.util.find_spec("hyperscan") is None, reason="hyperscan not installed")

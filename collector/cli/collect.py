@@ -6,6 +6,7 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -21,10 +22,13 @@ from collector.cli.outpath import resolve_output
 from collector.cli.progress import LiveProgress
 from collector.cli.redact import redaction_options
 from collector.cli.render import summary
+from collector.cli.resumeflags import apply_rerun, rerun_section
 from collector.cli.sshopts import ssh_options, ssh_settings
 from collector.defaults import HOST_JOBS, MAX_FILE_SIZE
 from collector.engine.run import CollectRequest, collect, plan_request
 from collector.errors import CasepackError, InputError
+from collector.fleet.resume import Prior, earlier_pseudonyms
+from collector.fleet.resume import load as resume_from
 from collector.hosts.resolve import resolve_hosts
 from collector.settings import Flags, resolve_settings
 
@@ -58,23 +62,46 @@ from collector.settings import Flags, resolve_settings
                    "bundle_written, failed) to FILE, or - for stdout (the summary then goes to stderr).")
 @click.option("-q", "--quiet", is_flag=True, help="Print only the bundle's path and errors.")
 @click.option("--case-id", metavar="ID", help="Case identifier shared by every shard and resumed run of one case "
-              "(default: the case file's case_id field, else a new one).")
+              "(default: the case file's [collect] case_id, else the resumed bundle's, else a new one).")
+@click.option("--resume", "resume", multiple=True, metavar="BUNDLE|SET",
+              help="Collect only what earlier bundles of this case lack (hosts that failed, artifacts not ok), read "
+                   "from their run records, with their options (flags given now win); writes a new bundle beside them.")
 @fleet_options
 @encryption_options
 @redaction_options
 @ssh_options
-def collect_cmd(hosts: tuple[str, ...], inventory: str | None, probes: tuple[str, ...], case_file: str | None,
-                output: str | None, force: bool, since: str | None, max_file_size: str | None, jobs: int,
-                variables: tuple[str, ...], fields: tuple[str, ...], template: str | None, label: str | None,
-                no_input: bool, as_json: bool, events: str | None, quiet: bool, recipients: tuple[str, ...],
-                ask_passphrase: bool, passphrase_env: str | None, sign_key: str | None, pseudonymize: bool,
-                mapping: str | None, case_id: str | None, shard: str | None, host_timeout: float | None,
-                **ssh: object) -> None:
+def collect_cmd(resume: tuple[str, ...], **params: Any) -> None:
     """Collect from HOSTs (none: this machine) into one support bundle.
 
     HOST is [user@]host[:port] or an ~/.ssh/config alias; with -i, inventory hosts
     (narrowed by --limit) are collected too.
     """
+    prior = None
+    if resume:
+        prior = resume_from(list(resume))
+        if not prior.left() and not prior.may_miss_shards:
+            _nothing_left(prior)
+        for note in apply_rerun(params, prior, click.get_current_context()):
+            click.echo(f"casepack: {note}", err=True)
+    run_collect(prior, **params)
+
+
+def _nothing_left(prior: Prior) -> None:
+    names = ", ".join(r["bundle"] for _, r in prior.records)
+    click.echo(f"casepack: nothing left to collect: every host and artifact of {names} is ok; no bundle written",
+               err=True)
+    exit_now(0)
+
+
+def run_collect(prior: Prior | None, hosts: tuple[str, ...], inventory: str | None, probes: tuple[str, ...],
+                case_file: str | None, output: str | None, force: bool, since: str | None, max_file_size: str | None,
+                jobs: int,
+                variables: tuple[str, ...], fields: tuple[str, ...], template: str | None, label: str | None,
+                no_input: bool, as_json: bool, events: str | None, quiet: bool, recipients: tuple[str, ...],
+                ask_passphrase: bool, passphrase_env: str | None, sign_key: str | None, pseudonymize: bool,
+                mapping: str | None, case_id: str | None, shard: str | None, host_timeout: float | None,
+                **ssh: object) -> None:
+    params = {**{k: v for k, v in locals().items() if k not in ("ssh", "prior")}, **ssh}  # for the record's rerun
     now = time.time()
     settings = resolve_settings(Flags(
         probes=probes, case_file=case_file, since=since, max_file_size=max_file_size, variables=variables,
@@ -86,7 +113,12 @@ def collect_cmd(hosts: tuple[str, ...], inventory: str | None, probes: tuple[str
     if template and not Path(template).is_file():
         raise InputError(f"--template {template}: no such file")
     selected = resolve_hosts(list(hosts), inventory, ssh_settings(ssh, interactive=sys.stdin.isatty()))
-    targets, shard_key = shard_hosts(selected, shard, inventory)
+    if prior is not None:  # the hosts with something left, wherever the earlier runs' shards were
+        targets, shard_key = prior.hosts(selected), prior.shard
+        if not targets:
+            _nothing_left(prior)
+    else:
+        targets, shard_key = shard_hosts(selected, shard, inventory)
     if not targets:
         click.echo(f"casepack: shard {shard} holds none of the {len(selected)} selected host(s); nothing to collect",
                    err=True)
@@ -95,7 +127,13 @@ def collect_cmd(hosts: tuple[str, ...], inventory: str | None, probes: tuple[str
                              variables=settings.variables, options=settings.options, jobs=jobs,
                              template=template, label=label, host_timeout=settings.host_timeout,
                              inventory=selected, shard=shard_key,
-                             case_id=case_id_of(case_id, settings.case))
+                             case_id=case_id_of(case_id, settings.case, prior.case_id if prior else None))
+    request.record_extra["rerun"] = rerun_section(params, settings.probes, settings.options.max_file_size)
+    if prior is not None:
+        request.case = {**prior.case, **request.case}
+        request.resume_of, request.select_tasks = prior.resume_of, prior.keep_tasks
+        request.until = prior.until
+        request.pseudonyms = earlier_pseudonyms(prior) if settings.options.pseudonymize else {}
     plan_request(request, now)  # an unknown or bad variable is a usage error before any prompt
     # the passphrase prompt, then the last checks; warnings only once every option is known to be good
     request.encryption = resolve_encryption(settings.case, recipients, ask_passphrase, passphrase_env, sign_key,

@@ -15,7 +15,7 @@ from collector.casefile import FIELDS
 from collector.cli.case import init_cmd
 from collector.cli.crypto import keygen_cmd, open_cmd
 from collector.cli.exiting import exit_now
-from collector.cli.redact import redact_cmd, unmask_cmd
+from collector.cli.redact import case_key_cmd, redact_cmd, unmask_cmd
 from collector.errors import CasepackError, ExitStatus, InputError
 from collector.settings import parse_pairs
 from probes.loader import builtin_names, load_probe
@@ -120,6 +120,7 @@ cli.add_command(keygen_cmd, "keygen")
 cli.add_command(open_cmd, "open")
 cli.add_command(redact_cmd, "redact")
 cli.add_command(unmask_cmd, "unmask")
+cli.add_command(case_key_cmd, "case-key")
 
 from collector.cli.collect import collect_cmd  # noqa: E402 - registered after cli is defined
 from collector.cli.process import process_test_cmd  # noqa: E402 - registered after cli is defined

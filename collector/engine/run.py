@@ -32,6 +32,7 @@ from collector.engine.scrub import scrub_artifact, scrub_host, scrub_mapping
 from collector.errors import CasepackError, ExitStatus, InputError
 from collector.fleet import deadline
 from collector.fleet.deadline import HostDeadline
+from collector.fleet.resume import seed_pseudonyms
 from collector.hosts.target import HostTarget, safe_name
 from collector.plan import HostPlan, Plan, Task, build_plan, discover, make_window
 from probes.spec import Probe
@@ -85,6 +86,7 @@ class CollectRequest:
     resume_of: list[dict[str, str]] | None = None  # the bundles a resumed run completes
     until: float | None = None  # the window's end (a resumed run repeats the first run's); None: now
     select_tasks: Callable[[HostPlan], None] | None = None  # after discovery: drop what need not be collected
+    pseudonyms: dict[str, str] = field(default_factory=dict)  # the resumed bundles' pseudonyms, kept as they were
 
 
 @dataclass
@@ -200,6 +202,7 @@ def _redactor(request: CollectRequest) -> Redactor:
         words = sorted(n for n in names if len(n) >= 4 and re.search(r"[\d.-]", n) and not _IP.fullmatch(n))
         config = (config or RedactionConfig()).merged(RedactionConfig(keywords=words))
     redactor = Redactor(config=config, pseudonymize=opts.pseudonymize)
+    seed_pseudonyms(redactor.pseudonymizer, request.pseudonyms)
     for value in secrets.known_values():  # sudo password, passphrase, secret probe variables: removed by value
         redactor.add_literal(value)
     return redactor
