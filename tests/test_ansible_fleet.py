@@ -145,3 +145,21 @@ def test_runner_exit_2_is_reported_and_fails_the_play(run, fleet: LoopbackFleet)
     assert res.returncode != 0
     assert "exited 2 (bad usage or input files)" in res.stdout
     assert "--since" in res.stdout  # casepack's own one-line reason comes through
+
+
+@pytest.mark.slow
+def test_done_when_64_targets(tmp_path: Path):
+    """Issue 14's "done when" on 64 targets with 3 broken: exit 3 with 61, --resume takes only those 3 once they
+    are fixed, 4 shards by the playbook merged into one set (every host once, one pseudonym per value).
+    About 10 minutes on 2 busy cores; deselected by default: ``pytest -m slow tests/test_ansible_fleet.py``."""
+    from bench.fleet import done_when_resume, done_when_set, playbook_round
+
+    targets = [f"t{i:03d}" for i in range(1, 65)]
+    fl = LoopbackFleet(tmp_path / "fleet", [f"runner{i}" for i in range(1, 5)], targets, log_bytes=256 * 1024)
+    try:
+        key = make_case_key(tmp_path / "case.key")
+        done_when_resume(fl, tmp_path / "resume", key, targets[5:8])
+        playbook_round(fl, tmp_path / "pb", key, casepack_source=str(ROOT))
+        assert done_when_set(fl, tmp_path / "pb") == []
+    finally:
+        fl.close()
