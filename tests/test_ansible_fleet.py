@@ -139,6 +139,22 @@ def test_open_and_report_read_the_set_as_one_fleet(run, tmp_path: Path):
         assert host["name"] in text
 
 
+def test_resume_run_completes_the_set(run, fleet: LoopbackFleet):
+    """The broken target is back: a second playbook run resumes each runner's bundle and merges with the set."""
+    _, out = run
+    first = case_set(out)
+    res = fleet.run_playbook(out, casepack_wheelhouse=str(out / "wheelhouse"), casepack_case_key_file=str(
+        fleet.work / "case.key"), casepack_resume_run=first.name.removeprefix("set-"), casepack_merge_with=[str(first)])
+    assert res.returncode == 0, res.stdout[-4000:]
+    assert "nothing left to collect" in res.stdout  # the runner whose shard was complete resent nothing
+    (second,) = [p for p in out.glob("set-*") if p != first]
+    caseset = json.loads((second / "caseset.json").read_text())
+    assert len(caseset["hosts"]) == len(TARGETS) and all(h["status"] == "ok" for h in caseset["hosts"])
+    assert caseset["status"] == "complete"
+    new = [s for s in caseset["shards"] if s.get("resume_of")]
+    assert new and all(len(s["hosts"]) == 1 for s in new), "only the broken target was collected again"
+
+
 def test_runner_exit_2_is_reported_and_fails_the_play(run, fleet: LoopbackFleet):
     res = fleet.run_playbook(fleet.work / "bad", casepack_wheelhouse=str(run[1] / "wheelhouse"),
                              casepack_since="not-a-time")
