@@ -214,10 +214,13 @@ def main() -> None:
         for r in range(1, args.rounds + 1):
             print(f"\n[round {r}] one runner -j 16, then {args.runners} shards by the playbook", flush=True)
             one = single_runner(fleet, work / f"single-{r}", key, 16)
-            if one.returncode != 0:
+            if one.returncode not in (0, 3):
                 raise Check(f"single runner exited {one.returncode}: {one.stderr[-500:]}")
-            size = bundle_of(work / f"single-{r}").stat().st_size
-            singles.append({"wall": one.wall, "rss_kib": one.maxrss_kib, "bytes": size})
+            bundle = bundle_of(work / f"single-{r}")
+            not_ok = [h["name"] for h in record_of(bundle)["hosts"] if h["status"] != "ok"]
+            if not_ok:  # dropped SSH channels on a loaded machine: named, and counted in the figures
+                print(f"  note: single runner exit {one.returncode}, not ok: {not_ok}", flush=True)
+            singles.append({"wall": one.wall, "rss_kib": one.maxrss_kib, "bytes": bundle.stat().st_size})
             books.append(playbook_round(fleet, work / f"pb-{r}", key, casepack_wheelhouse=wheelhouse))
         data_mb = args.targets * args.log_mb
         print(f"\n== {args.targets} targets, ~{data_mb:.0f} MB of logs (+ config, stats DB), {args.rounds} round(s), "

@@ -146,7 +146,7 @@ def test_resume_run_completes_the_set(run, fleet: LoopbackFleet):
     res = fleet.run_playbook(out, casepack_wheelhouse=str(out / "wheelhouse"), casepack_case_key_file=str(
         fleet.work / "case.key"), casepack_resume_run=first.name.removeprefix("set-"), casepack_merge_with=[str(first)])
     assert res.returncode == 0, res.stdout[-4000:]
-    assert "nothing left to collect" in res.stdout  # the runner whose shard was complete resent nothing
+    assert "nothing left" in res.stdout  # the runner whose shard was complete resent nothing
     (second,) = [p for p in out.glob("set-*") if p != first]
     caseset = json.loads((second / "caseset.json").read_text())
     assert len(caseset["hosts"]) == len(TARGETS) and all(h["status"] == "ok" for h in caseset["hosts"])
