@@ -172,6 +172,19 @@ class HyperGates:
 _HS_GATES = {_PASSES[1][1]: rb"\.(?:" + TLDS + rb")(?:[^\w-]|$)"}
 
 
+def keyed_name(key: bytes, kind: str, value: str) -> str:
+    """The pseudonym :class:`Pseudonymizer` with ``key`` gives ``value`` as a ``kind`` (e.g. a host's bundle
+    name is ``keyed_name(key, "kw", name)``), computed alone: ``merge`` maps inventory names this way."""
+    raw = value.encode()
+    if kind in ("host", "email", "kw", "ip6", "mac"):
+        raw = raw.lower()
+    if kind == "mac":
+        raw = raw.replace(b"-", b":")
+    prefix = PREFIX[kind].encode()
+    digest = hmac.digest(key, prefix + b"\0" + raw, "sha256")
+    return (prefix + b"-" + base64.b32encode(digest[:10])[:DIGEST_CHARS].lower()).decode()
+
+
 class PseudonymMap(dict[str, str]):
     """pseudonym → real value, plus the id of the key that made it and (a per-run key only) the key."""
 

@@ -100,6 +100,11 @@ def test_signed_set_verifies_with_ssh_keygen(tmp_path: Path) -> None:
         check = subprocess.run(["ssh-keygen", "-Y", "check-novalidate", "-n", "casepack-manifest", "-s",
                                 str(out / SIGNATURE)], stdin=f, capture_output=True, text=True)
     assert check.returncode == 0, check.stderr
+    m = json.loads((out / MANIFEST).read_text())
+    m["shards"][0]["hosts"][0]["status"] = "failed"
+    (out / MANIFEST).write_text(json.dumps(m))
+    again = cli("merge", str(out), "-o", str(tmp_path / "set2"))  # an altered signed set is not merged on
+    assert again.returncode == 2 and "does not verify" in again.stderr and not (tmp_path / "set2").exists()
 
 
 @pytest.mark.parametrize("change, words", [

@@ -37,6 +37,23 @@ def silent_server():
 
 
 @pytest.fixture
+def black_hole():
+    """An address where SYN gets no answer: a listener whose accept queue (backlog 0) one connection fills."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.252", 0))
+    sock.listen(0)
+    filler = socket.create_connection(sock.getsockname(), timeout=2)
+    probe = socket.socket()
+    probe.settimeout(0.5)
+    with pytest.raises(TimeoutError):  # the kernel drops further SYNs: a black-holed node
+        probe.connect(sock.getsockname())
+    probe.close()
+    yield sock.getsockname()
+    filler.close()
+    sock.close()
+
+
+@pytest.fixture
 def flags():
     """A world-readable directory for ``slow-<host>`` flag files (the test users cannot enter pytest's tmp)."""
     path = Path(f"/tmp/casepack-deadline-{uuid.uuid4().hex[:8]}")
@@ -85,6 +102,7 @@ def test_a_dead_and_a_hung_host_end_at_the_deadline(fleet: SshFleet, tmp_path: P
                   "-o", f"{out}/", "--no-input", "--json", "--host-timeout", "4", "--connect-timeout", "60",
                   "-j", "1")
     wall = time.monotonic() - t0
+    print(f"host-timeout run: wall {wall:.2f}s")  # the figure docs/fleet.md quotes (pytest -s)
     assert res.returncode == 3, res.stderr
     # -j 1: the hosts run one after the other, each given up on at 4 s (+ the close grace): never 60 s or 600 s
     assert wall < 4 + 4 + 4 + 6, f"the run took {wall:.1f}s"
@@ -145,3 +163,24 @@ def test_process_test_honours_the_deadline(fleet: SshFleet, tmp_path: Path, sile
     report = json.loads(res.stdout)
     text = json.dumps(report)
     assert "host deadline of 3s passed while connecting" in text
+
+
+def test_a_black_holed_host_is_given_up_at_the_deadline(fleet: SshFleet, tmp_path: Path, black_hole) -> None:
+    address, port = black_hole
+    config = tmp_path / "ssh_config"
+    config.write_text(f"Host hole\n  HostName {address}\n  Port {port}\n  User cptest\n\n"
+                      + fleet.ssh_config.read_text())
+    probe = tmp_path / "mini.toml"
+    probe.write_text('name = "mini"\ndescription = "d"\n[[artifact]]\nname = "a"\nkind = "command"\n'
+                     'command = "echo a"\n')
+    t0 = time.monotonic()
+    res = run_cli("collect", "hole", "quick1", "--ssh-config", str(config), "-p", str(probe), "-o", f"{tmp_path}/o/",
+                  "--no-input", "--json", "--host-timeout", "3", "--connect-timeout", "120")
+    wall = time.monotonic() - t0
+    print(f"black-holed host run: wall {wall:.2f}s")
+    assert res.returncode == 3, res.stderr
+    assert wall < 3 + 8
+    hosts = {h["name"]: h for h in json.loads(res.stdout)["manifest"]["hosts"]}
+    assert hosts["hole"]["status"] == "failed"
+    assert hosts["hole"]["error"] == "host deadline of 3s passed while connecting"
+    assert hosts["quick1"]["status"] == "ok"

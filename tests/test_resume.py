@@ -6,12 +6,14 @@ import hashlib
 import json
 import os
 import shutil
+import subprocess
 import uuid
 from pathlib import Path
 
 import pytest
 
-from tests.cliutil import run_cli
+from tests.cliutil import CLI, run_cli
+from tests.cliutil import env as cli_env
 from tests.sshfleet import SshFleet, fleet_of, is_root, sshd_available
 
 pytestmark = [
@@ -64,6 +66,11 @@ def inventory(path: Path, r2_user: str) -> Path:
     return path
 
 
+def run_env(extra: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
+                          env={**cli_env(), **extra})
+
+
 def sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -98,6 +105,7 @@ def test_resume_collects_exactly_what_failed(fleet: SshFleet, tmp_path: Path, fi
     inventory(inv, "cptest")  # fixed: r2's user may use sudo, r3's sshd runs again
     second = run_cli("collect", "--resume", str(bundle1), "--no-input", "--json")
     assert second.returncode == 0, second.stderr
+    assert "resuming 1 bundle(s): r2: 1 artifact(s); r3: the whole host" in second.stderr
     two = json.loads(second.stdout)
     m2 = two["manifest"]
     bundle2 = Path(two["bundle"])
@@ -119,7 +127,8 @@ def test_resume_collects_exactly_what_failed(fleet: SshFleet, tmp_path: Path, fi
     before = sorted(p.name for p in out.iterdir())
     third = run_cli("collect", "--resume", str(out), "--no-input", "--json")
     assert third.returncode == 0, third.stderr
-    assert "nothing left to collect" in third.stderr and third.stdout == ""
+    assert "nothing left to collect" in third.stderr
+    assert json.loads(third.stdout) == {"bundle": None, "status": "nothing_left", "exit_status": 0}
     assert sorted(p.name for p in out.iterdir()) == before
     # the resumed bundle alone says the same (its record lists only what it collected, all ok)
     assert "nothing left" in run_cli("collect", "--resume", str(bundle2), "--no-input").stderr
@@ -161,3 +170,37 @@ def test_resume_errors_are_one_line(tmp_path: Path) -> None:
     bad.write_text("{}")
     res = run_cli("collect", "--resume", str(bad), "--no-input")
     assert res.returncode == 2 and "not a casepack status record" in res.stderr
+
+
+def test_resume_keeps_pseudonyms_and_reads_secrets_again(fleet: SshFleet, tmp_path: Path, files: Path) -> None:
+    from tests.sshfleet import CPPASS_PASSWORD
+
+    probe = write_probe(tmp_path, files)
+    inv = tmp_path / "inv.toml"
+    inv.write_text('[hosts.r1]\nuser = "cppass"\n[hosts.r3]\nuser = "cppass"\n')
+    out = tmp_path / "p"
+    env = {"CP_SUDO": CPPASS_PASSWORD}
+    fleet["r3"].stop()
+    try:
+        first = run_env(env, "collect", "-i", str(inv), "--ssh-config", str(fleet.ssh_config), "-p", str(probe),
+                        "-o", f"{out}/", "--no-input", "--json", "--pseudonymize", "--sudo-password-env", "CP_SUDO")
+    finally:
+        fleet["r3"].start()
+    assert first.returncode == 3, first.stderr
+    m1 = json.loads(first.stdout)["manifest"]
+    names1 = [h["name"] for h in m1["hosts"]]
+    assert "r1" not in names1 and "r3" not in names1  # pseudonyms
+    mapping1 = Path(json.loads(first.stdout)["mapping"])
+    digest = sha(mapping1)
+    # without the sudo password the root-only file would be denied: it is read from the environment again
+    res = run_env(env, "collect", "--resume", str(out), "--no-input", "--json")
+    assert res.returncode == 0, res.stderr
+    two = json.loads(res.stdout)
+    m2 = two["manifest"]
+    assert [h["name"] for h in m2["hosts"]] == [names1[1]]  # r3, under the pseudonym it had in the first bundle
+    assert m2["inventory"] == m1["inventory"] == names1
+    assert len(m2["artifacts"]) == 3 and all(a["status"] == "ok" for a in m2["artifacts"])
+    assert sha(mapping1) == digest and Path(two["mapping"]) != mapping1  # the first mapping is not rewritten
+    for record in out.glob("*.status.json"):  # no secret in any record
+        text = record.read_text()
+        assert CPPASS_PASSWORD not in text and '"CP_SUDO"' in text

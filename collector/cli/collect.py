@@ -78,18 +78,32 @@ def collect_cmd(resume: tuple[str, ...], **params: Any) -> None:
     """
     prior = None
     if resume:
+        if params.get("shard"):
+            raise InputError("--resume takes the hosts from the records; --shard cannot narrow it",
+                             hint="use --limit to narrow a resumed run")
         prior = resume_from(list(resume))
+        if not prior.rerun and not (params.get("hosts") or params.get("inventory")):
+            raise InputError(f"the record of {prior.records[0][1]['bundle']} does not say how the run was made "
+                             "(written before --resume existed)", hint="give the hosts or -i INVENTORY and the "
+                             "options again")
         if not prior.left() and not prior.may_miss_shards:
-            _nothing_left(prior)
+            _nothing_left(prior, bool(params.get("as_json")))
         for note in apply_rerun(params, prior, click.get_current_context()):
             click.echo(f"casepack: {note}", err=True)
     run_collect(prior, **params)
 
 
-def _nothing_left(prior: Prior) -> None:
+def _nothing_left(prior: Prior, as_json: bool) -> None:
     names = ", ".join(r["bundle"] for _, r in prior.records)
-    click.echo(f"casepack: nothing left to collect: every host and artifact of {names} is ok; no bundle written",
-               err=True)
+    _no_bundle(f"nothing left to collect: every host and artifact of {names} is ok; no bundle written",
+               "nothing_left", as_json)
+
+
+def _no_bundle(message: str, status: str, as_json: bool) -> None:
+    """Exit 0 without a bundle; ``--json`` readers get a document saying so."""
+    click.echo(f"casepack: {message}", err=True)
+    if as_json:
+        click.echo(json.dumps({"bundle": None, "status": status, "exit_status": 0}))
     exit_now(0)
 
 
@@ -116,13 +130,14 @@ def run_collect(prior: Prior | None, hosts: tuple[str, ...], inventory: str | No
     if prior is not None:  # the hosts with something left, wherever the earlier runs' shards were
         targets, shard_key = prior.hosts(selected), prior.shard
         if not targets:
-            _nothing_left(prior)
+            _nothing_left(prior, as_json)
+        if not quiet:
+            click.echo(f"casepack: resuming {len(prior.records)} bundle(s): {prior.summary(targets)}", err=True)
     else:
         targets, shard_key = shard_hosts(selected, shard, inventory)
     if not targets:
-        click.echo(f"casepack: shard {shard} holds none of the {len(selected)} selected host(s); nothing to collect",
-                   err=True)
-        exit_now(0)
+        _no_bundle(f"shard {shard} holds none of the {len(selected)} selected host(s); nothing to collect",
+                   "empty_shard", as_json)
     request = CollectRequest(hosts=targets, probes=settings.probes, case=settings.fields,
                              variables=settings.variables, options=settings.options, jobs=jobs,
                              template=template, label=label, host_timeout=settings.host_timeout,
@@ -133,7 +148,8 @@ def run_collect(prior: Prior | None, hosts: tuple[str, ...], inventory: str | No
         request.case = {**prior.case, **request.case}
         request.resume_of, request.select_tasks = prior.resume_of, prior.keep_tasks
         request.until = prior.until
-        request.pseudonyms = earlier_pseudonyms(prior) if settings.options.pseudonymize else {}
+        if settings.options.pseudonymize:
+            request.pseudonyms, request.pseudonym_key = earlier_pseudonyms(prior)
     plan_request(request, now)  # an unknown or bad variable is a usage error before any prompt
     # the passphrase prompt, then the last checks; warnings only once every option is known to be good
     request.encryption = resolve_encryption(settings.case, recipients, ask_passphrase, passphrase_env, sign_key,

@@ -17,7 +17,10 @@ from collector.bundle.display import safe
 from collector.bundle.opener import OpenLimits, OpenResult, open_bundle
 from collector.bundle.signing import trusted_fingerprints
 from collector.casefile import CaseFile
+from collector.cli.exiting import exit_now
 from collector.errors import InputError
+from collector.fleet.caseset import is_case_set
+from collector.fleet.setopen import SetOpenResult, open_set
 from collector.settings import parse_size_option, plan_encryption
 
 UNENCRYPTED_WARNING = ("casepack: warning: no recipient given (-r KEY, --passphrase or [encryption] in the case "
@@ -108,12 +111,24 @@ def open_cmd(bundle: Path, identity: str | None, output: str | None, ask_passphr
              trust: str | None) -> None:
     """Decrypt, verify and extract BUNDLE safely (all files checked against the manifest).
 
+    BUNDLE may be a case set (`casepack merge`): caseset.json's signature and every shard's
+    sha256 are checked, each shard is opened into DIR/<shard name>; a missing or altered
+    shard is named and skipped, the others are opened (exit 4).
+
     Exit status: 0 opened and verified, 1 cannot decrypt (wrong key or passphrase),
     2 bad usage, 4 the bundle failed verification (corrupt, tampered, unsafe or not a
     casepack bundle). A failed open leaves nothing behind.
     """
     limits = OpenLimits(parse_size_option(max_size, "--max-size") if max_size else None, max_files)
     trusted = trusted_fingerprints(trust) if trust else None
+    if is_case_set(bundle):  # a case set: every shard, side by side
+        opened = open_set(bundle, Path(output) if output else None, identity=identity,
+                          passphrase=read_passphrase(ask_passphrase, passphrase_env, confirm=False), limits=limits,
+                          require_signature=require_signature, trusted=trusted)
+        click.echo(set_summary(opened))
+        for shard, why, _code in opened.failed:
+            click.echo(f"casepack: SHARD NOT OPENED: {safe(shard.info.file, 120)}: {safe(why, 300)}", err=True)
+        exit_now(opened.exit_status)
     result = open_bundle(bundle, Path(output) if output else None, identity=identity,
                          passphrase=read_passphrase(ask_passphrase, passphrase_env, confirm=False), limits=limits,
                          require_signature=require_signature, trusted=trusted)
@@ -138,6 +153,25 @@ def open_summary(r: OpenResult) -> str:
     if case.get("title"):
         lines.append(f"case:       {safe(case['title'], 90)}")
     lines += [f"warning:    {safe(w)}" for w in r.warnings]
+    return "\n".join(lines)
+
+
+def set_summary(r: SetOpenResult) -> str:
+    """What ``open SET`` prints: the set, then one line per shard (opened or why not)."""
+    m = r.checked.manifest
+    sig = f"signed by {safe(r.checked.signer.fingerprint, 80)}" if r.checked.signer else "not signed"
+    lines = [f"opened set: {safe(r.directory)}",
+             f"case set:   {safe(m.get('case_id'), 80)}, {len(r.checked.shards)} shard(s), "
+             f"{len(m.get('hosts') or [])} host(s), {safe(m.get('status'), 20)}; caseset.json {sig}"]
+    for shard, res in r.opened:
+        lines.append(f"  ok      {safe(shard.info.file, 100)} → {safe(res.directory.name, 100)}: {res.files} files, "
+                     f"{human_size(res.bytes)} verified, " + ("signed" if res.signer else "not signed"))
+    for shard, why, _code in r.failed:
+        lines.append(f"  FAILED  {safe(shard.info.file, 100)}: {safe(why, 200)}")
+    unaccounted = m.get("unaccounted") or []
+    if unaccounted:
+        lines.append(f"  INCOMPLETE: {len(unaccounted)} inventory host(s) in no shard: "
+                     + ", ".join(safe(h, 60) for h in unaccounted[:20]))
     return "\n".join(lines)
 
 

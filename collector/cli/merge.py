@@ -10,23 +10,27 @@ import click
 from collector.bundle.casedoc import human_size
 from collector.bundle.display import safe
 from collector.cli.exiting import exit_now
-from collector.errors import ExitStatus
+from collector.errors import ExitStatus, InputError
 from collector.fleet.caseset import MergeResult, merge
 from collector.hosts.inventory import load_inventory
 from collector.hosts.target import safe_name
+from redaction.casekey import CaseKeyError, read_key_file
+from redaction.pseudonym import keyed_name
 
 
 @click.command("merge")
-@click.argument("shards", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("shards", nargs=-1, required=True, metavar="SHARD...", type=click.Path(path_type=Path))
 @click.option("-o", "--output", required=True, metavar="SET", type=click.Path(path_type=Path),
               help="The case set directory to write (new, empty, or an earlier case set to replace).")
 @click.option("--sign-key", "sign_key", metavar="KEY",
               help="Sign caseset.json with this Ed25519 private key (OpenSSH or PEM): caseset.json.sig.")
 @click.option("--inventory", "inventories", multiple=True, metavar="FILE",
               help="An inventory (TOML, INI or YAML) whose every host must be in some shard (repeatable).")
+@click.option("--case-key", "case_key", metavar="FILE", help="The case key the shards were pseudonymized with: "
+              "--inventory names are compared as the pseudonyms collect gave them.")
 @click.option("--json", "as_json", is_flag=True, help="Print caseset.json's content instead of a summary.")
 def merge_cmd(shards: tuple[Path, ...], output: Path, sign_key: str | None, inventories: tuple[str, ...],
-              as_json: bool) -> None:
+              case_key: str | None, as_json: bool) -> None:
     """Join shard bundles (each with its .status.json and .sha256) into the case set SET.
 
     SHARD is a bundle file written by `casepack collect` or an earlier case set. Nothing is
@@ -38,6 +42,12 @@ def merge_cmd(shards: tuple[Path, ...], output: Path, sign_key: str | None, inve
     names: list[str] = []
     for path in inventories:
         names += [safe_name(h.name) for h in load_inventory(path)]
+    if case_key:
+        try:
+            key = read_key_file(case_key)
+        except CaseKeyError as exc:
+            raise InputError(f"--case-key: {exc}") from None
+        names = [keyed_name(key, "kw", n) for n in names]
     result = merge(list(shards), output, sign_key=sign_key, inventory=names)
     if as_json:
         click.echo(json.dumps(result.manifest, indent=2))

@@ -75,6 +75,9 @@ def process_test_cmd(hosts: tuple[str, ...], inventory: str | None, probes: tupl
         max_bundle_size=parse_size_option(max_bundle_size, "--max-bundle-size") if max_bundle_size else None,
         has_case_file=case is not None))
     command = _incident_command(hosts, inventory, selected, case_file, recipients)
+    for flag, value in (("--shard", shard), ("--host-timeout", host_timeout)):
+        if value is not None:  # the runbook's command collects what was tested
+            command += f" {flag} {shlex.quote(f'{value:g}' if isinstance(value, float) else value)}"
     runbook_path = Path(runbook) if runbook else out_dir / "PROCESS.md"
     text = render_runbook(report, fields, command)
     runbook_path.write_text(text)

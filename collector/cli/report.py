@@ -8,9 +8,13 @@ from pathlib import Path
 
 import click
 
+from collector.bundle.display import safe
 from collector.cli.crypto import passphrase_options, read_passphrase
+from collector.cli.exiting import exit_now
 from collector.errors import InputError
+from collector.fleet.caseset import is_case_set
 from collector.report import build_report, load_source
+from collector.report.fleet import build_set_report
 from collector.report.index import write_index
 from collector.report.render_html import render_html
 from collector.report.render_json import render_json
@@ -36,7 +40,11 @@ RENDERERS = {"text": render_text, "json": render_json, "html": render_html}
 @click.option("--no-index", is_flag=True, help="Do not write the error tables anywhere.")
 def report_cmd(bundle: Path, identity: str | None, ask_passphrase: bool, passphrase_env: str | None, fmt: str,
                output: str | None, top: int, index_file: str | None, no_index: bool) -> None:
-    """Summarise BUNDLE (a bundle file, or a directory made by `casepack open`).
+    """Summarise BUNDLE (a bundle file, or a directory made by `casepack open`, or a case set).
+
+    A case set (`casepack merge`, or `casepack open SET`) is reported as one fleet: hosts ×
+    status × shard, versions across hosts, error signatures summed across shards, then each
+    shard; a missing or altered shard is named, the rest reported, exit status 4.
 
     Shows the case, versions (a loud note when hosts differ), what failed, error
     signatures with counts per host, an error timeline, config differences between
@@ -47,7 +55,13 @@ def report_cmd(bundle: Path, identity: str | None, ask_passphrase: bool, passphr
         raise InputError("--index and --no-index exclude each other")
     if fmt == "html" and not output and sys.stdout.isatty():
         raise InputError("--format html writes a file", hint="add -o report.html")
+    if index_file and is_case_set(bundle):
+        raise InputError("--index is not written for a case set", hint="report one shard (or its opened "
+                         "directory) to get its index")
     passphrase = read_passphrase(ask_passphrase, passphrase_env, confirm=False)
+    if is_case_set(bundle):
+        _report_set(bundle, identity, passphrase, fmt, output, top)
+        return
     with load_source(bundle, identity=identity, passphrase=passphrase) as src:
         analysis = build_report(src, top)
         index = Path(index_file) if index_file else None if src.opened else src.root / "index.sqlite"
@@ -66,6 +80,26 @@ def report_cmd(bundle: Path, identity: str | None, ask_passphrase: bool, passphr
                    + (f"; index: {analysis.report['index']['path']}" if analysis.report["index"] else ""), err=True)
     else:
         click.echo(text, nl=False)
+
+
+def _report_set(root: Path, identity: str | None, passphrase: str | None, fmt: str, output: str | None,
+                top: int) -> None:
+    """A case set: the whole fleet; an unusable shard is named loudly and the exit status says so."""
+    result = build_set_report(root, identity=identity, passphrase=passphrase, top=top)
+    text = RENDERERS[fmt](result.report)
+    fleet = result.report["fleet"]
+    if output:
+        write_private(output, text)
+        click.echo(f"report: {output} ({fmt}); case set of {len(fleet['shards'])} shard(s), "
+                   f"{len(fleet['hosts'])} host(s)", err=True)
+    else:
+        click.echo(text, nl=False)
+    for problem in fleet["problems"]:
+        click.echo(f"casepack: SHARD UNUSABLE: {safe(problem, 400)}", err=True)
+    if fleet["unaccounted"]:
+        click.echo(f"casepack: INCOMPLETE: {len(fleet['unaccounted'])} inventory host(s) in no shard: "
+                   + ", ".join(safe(h, 80) for h in fleet["unaccounted"][:50]), err=True)
+    exit_now(result.exit_status)
 
 
 __all__ = ["report_cmd"]

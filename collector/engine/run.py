@@ -87,6 +87,7 @@ class CollectRequest:
     until: float | None = None  # the window's end (a resumed run repeats the first run's); None: now
     select_tasks: Callable[[HostPlan], None] | None = None  # after discovery: drop what need not be collected
     pseudonyms: dict[str, str] = field(default_factory=dict)  # the resumed bundles' pseudonyms, kept as they were
+    pseudonym_key: bytes | None = field(default=None, repr=False)  # their per-run key (keyed pseudonyms), if any
 
 
 @dataclass
@@ -201,7 +202,8 @@ def _redactor(request: CollectRequest) -> Redactor:
         # short or plain-word names ("vm", "orders") would also hit ordinary words ("vm.swappiness")
         words = sorted(n for n in names if len(n) >= 4 and re.search(r"[\d.-]", n) and not _IP.fullmatch(n))
         config = (config or RedactionConfig()).merged(RedactionConfig(keywords=words))
-    redactor = Redactor(config=config, pseudonymize=opts.pseudonymize)
+    keyed = {"pseudonym_key": request.pseudonym_key} if request.pseudonym_key else {}  # a resumed run's key
+    redactor = Redactor(config=config, pseudonymize=opts.pseudonymize, **keyed)
     seed_pseudonyms(redactor.pseudonymizer, request.pseudonyms)
     for value in secrets.known_values():  # sudo password, passphrase, secret probe variables: removed by value
         redactor.add_literal(value)

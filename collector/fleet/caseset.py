@@ -97,7 +97,12 @@ def _inputs(paths: Iterable[Path]) -> list[_Input]:
     out: list[_Input] = []
     for p in paths:
         if p.is_dir():
-            data, _raw = read_manifest(p)
+            data, raw = read_manifest(p)
+            if (p / SIGNATURE).is_file():  # an earlier signed set: its shard list must be the one signed
+                try:
+                    signing.verify((p / SIGNATURE).read_bytes(), raw)
+                except signing.SignatureError as exc:
+                    raise InputError(f"{p}: {MANIFEST} {exc.message.replace('manifest ', '', 1)}") from None
             inventory = [host_name(h, str(p / MANIFEST)) for h in data.get("inventory") or []]
             case = case_fields(data.get("case"), str(p / MANIFEST))
             for info in shard_entries(p, data):

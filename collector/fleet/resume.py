@@ -10,8 +10,9 @@ are replayed oldest first:
   (``missing``, ``denied``, ``failed``, ``timed_out``, ``interrupted``; not optional ones), by
   ``(probe, artifact)`` and, for file artifacts, the files that failed — so a resumed run collects
   those files only, and an artifact already ``ok`` is neither collected nor sent again;
-- with sharded records (``--shard I/N``), a host of the inventory whose shard has no record at all
-  (its runner never finished) is collected entirely.
+- given a case-set directory of sharded records (``--shard I/N``), a host of the inventory whose
+  shard has no record there at all (its runner never finished) is collected entirely. A single
+  shard's bundle resumes that shard only.
 
 Hosts are matched by ``target`` (how this customer reached them), never by their bundle name, so
 pseudonymized bundles resume too.
@@ -58,6 +59,7 @@ class Prior:
     records: list[tuple[Path, dict[str, Any]]]  # (bundle path, record), oldest first
     pending: dict[str, Pending]  # by target
     shards: list[Shard | None]
+    whole_set: bool = False  # a case-set directory was given: its shards are all the case has
 
     @property
     def newest(self) -> dict[str, Any]:
@@ -86,8 +88,10 @@ class Prior:
     @property
     def shard(self) -> dict[str, Any] | None:
         """The resumed bundle's ``shard``: the earlier one when all agree, else none."""
-        kinds = {s for s in self.shards}
-        return next(iter(kinds)).describe() if len(kinds) == 1 and None not in kinds else None
+        kinds = set(self.shards)
+        if len(kinds) != 1 or None in kinds or self.may_miss_shards:
+            return None
+        return next(iter(kinds)).describe()  # type: ignore[union-attr]
 
     @property
     def bundle_dir(self) -> Path:
@@ -107,7 +111,7 @@ class Prior:
         """Sharded I/N records without every index: hosts of the missing shards are left too."""
         counts = {s.count for s in self.shards if s is not None and s.count}
         taken = {s.index for s in self.shards if s is not None and s.index}
-        return len(counts) == 1 and len(taken) < next(iter(counts))
+        return self.whole_set and len(counts) == 1 and None not in self.shards and len(taken) < next(iter(counts))
 
     def left(self) -> dict[str, Pending]:
         return {t: p for t, p in self.pending.items() if not p.empty}
@@ -122,10 +126,16 @@ class Prior:
         for t in selected:
             if t.name in left:
                 out.append(t)
-            elif t.name not in known and len(counts) == 1 and shard_of(t.name, next(iter(counts))) not in taken:
+            elif t.name not in known and self.may_miss_shards and shard_of(t.name, next(iter(counts))) not in taken:
                 self.pending[t.name] = Pending()
                 out.append(t)
         return out
+
+    def summary(self, targets: list[HostTarget], most: int = 5) -> str:
+        """``r2: 1 artifact(s); r3: the whole host`` (at most ``most`` hosts named)."""
+        parts = [f"{t.name}: {self.pending[t.name].describe()}" for t in targets[:most]]
+        more = f"; and {len(targets) - most} more host(s)" if len(targets) > most else ""
+        return "; ".join(parts) + more
 
     def keep_tasks(self, host_plan: HostPlan) -> None:
         """After discovery: only the tasks left on this host; file artifacts narrowed to the files that failed."""
@@ -146,9 +156,11 @@ class Prior:
 def load(paths: list[str]) -> Prior:
     """The records of the given bundles, record files or case-set directories. One-line errors."""
     found: dict[Path, dict[str, Any]] = {}
+    whole_set = False
     for text in paths:
         path = Path(text)
         if path.is_dir():
+            whole_set = True
             files = sorted(path.glob(f"*{runrecord.SUFFIX}"))
             if not files:
                 raise InputError(f"--resume {text}: no run record (*{runrecord.SUFFIX}) in that directory",
@@ -166,7 +178,7 @@ def load(paths: list[str]) -> Prior:
     ids = {r.get("case_id") for _, r in records if r.get("case_id")}
     if len(ids) > 1:
         raise InputError(f"--resume: the records belong to different cases ({', '.join(sorted(map(str, ids)))})")
-    return Prior(records, replay(records), [_shard(r) for _, r in records])
+    return Prior(records, replay(records), [_shard(r) for _, r in records], whole_set)
 
 
 def _shard(record: dict[str, Any]) -> Shard | None:
@@ -211,23 +223,27 @@ def _a_file(source: object) -> bool:
         c in source for c in "*?[")
 
 
-def earlier_pseudonyms(prior: Prior) -> dict[str, str]:
-    """pseudonym → value from the earlier runs' mapping files (``--mapping``, else ``<bundle>.mapping.json``)."""
-    from redaction.pseudonym import load_mapping
+def earlier_pseudonyms(prior: Prior) -> tuple[dict[str, str], bytes | None]:
+    """pseudonym → value from the earlier runs' mapping files (``--mapping``, else ``<bundle>.mapping.json``),
+    and the per-run pseudonym key saved there, if pseudonyms are keyed and no case key made them."""
+    from redaction import pseudonym
 
     out: dict[str, str] = {}
+    key = None
     for bundle, record in prior.records:
         if not (record.get("rerun") or {}).get("pseudonymize"):
             continue
         path = Path((record.get("rerun") or {}).get("mapping") or f"{bundle}.mapping.json")
         try:
-            out.update(load_mapping(path))
+            out.update(pseudonym.load_mapping(path))
+            load_key = getattr(pseudonym, "load_run_key", None)  # keyed pseudonyms (case sets)
+            key = key or (load_key(path) if load_key is not None else None)
         except (OSError, ValueError, KeyError, AssertionError) as exc:
             raise InputError(f"--resume: cannot read the first run's pseudonym mapping {path} "
                              f"({type(exc).__name__})",
                              hint="the resumed bundle must use the same pseudonyms: keep the mapping beside "
                                   "the bundle") from None
-    return out
+    return out, key
 
 
 def seed_pseudonyms(pseudonymizer: Any, mapping: dict[str, str]) -> None:

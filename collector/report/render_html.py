@@ -96,6 +96,27 @@ def _bucket(b: int | None) -> str:
 
 
 def render_html(r: dict[str, Any]) -> str:
+    if "fleet" in r:  # a case set: the fleet, then each shard's report
+        from collector.report.render_fleet import fleet_html
+
+        body = fleet_html(r, e, _table)
+        for shard in r["shards"]:
+            if shard["report"] is not None:
+                body += [f'<hr><h1 id="shard-{e(shard["file"])}">Shard {e(shard["file"])}</h1>',
+                         *_body(shard["report"])]
+        return _page(str(r["fleet"]["case"].get("title") or "case set"), body)
+    return _page(r["case"].get("title") or "support bundle", _body(r))
+
+
+def _page(title: str, body: list[str]) -> str:
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
+            '<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f"<title>casepack report — {e(title)}</title><style>{CSS}</style></head>\n<body><main>\n"
+            + "\n".join(body) + "\n</main></body></html>\n")
+
+
+def _body(r: dict[str, Any]) -> list[str]:
     title = r["case"].get("title") or "support bundle"
     body = [f"<h1>casepack report — {e(title)}</h1>",
             f'<div class="sub">{e(r["source"])} · bundle {e(r["bundle"]["format"])} created '
@@ -111,11 +132,7 @@ def render_html(r: dict[str, Any]) -> str:
                         f'(vs {e(d["reference"])})</div>')
     body += _case(r) + _errors(r["errors"]) + _timeline(r["timeline"]) + _configs(r["config_diffs"])
     body += _stats(r["stats"]) + _checks(r["checks"])
-    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
-            '<meta name="viewport" content="width=device-width, initial-scale=1">'
-            f"<title>casepack report — {e(title)}</title><style>{CSS}</style></head>\n<body><main>\n"
-            + "\n".join(body) + "\n</main></body></html>\n")
+    return body
 
 
 def _table(head: list[str], rows: list[list[str]], cls: str = "") -> str:

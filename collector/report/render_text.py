@@ -43,6 +43,10 @@ def _heading(title: str) -> list[str]:
 
 
 def render_text(r: dict[str, Any]) -> str:
+    if "fleet" in r:  # a case set: the fleet, then each shard as below
+        from collector.report.render_fleet import fleet_text
+
+        return fleet_text(r, render_text)
     out: list[str] = [f"casepack report — {clean(r['source'])}",
                       f"bundle {clean(r['bundle']['format'])}, created {clean(r['bundle']['created'])}, "
                       f"status {clean(r['bundle']['status'])}; report generated {clean(r['generated'])}"]
