@@ -135,7 +135,7 @@ def playbook_round(fleet: LoopbackFleet, out: Path, key: Path, **extra: object) 
     if res.returncode != 0:
         raise Check(f"playbook exited {res.returncode}: {res.stdout[-3000:]}{res.stderr[-1000:]}")
     shards = sorted(p for p in (out / "shards").rglob("*") if re.search(r"\.tar\.zst(\.age)?$", p.name))
-    received = sum(int(n) for n in re.findall(r"bytes_received \S+ (\d+)", res.stdout))
+    received = sum(int(n) for n in re.findall(r"bytes_received\s+\S+\s+(\d+)", res.stdout))
     return {"wall": res.wall, "rss_kib": res.maxrss_kib, "runner_rss_kib": sampler.peak_kib,
             "collect_span": sampler.last - sampler.first, "shard_bytes": sum(p.stat().st_size for p in shards),
             "rsync_received": received, "shards": shards, "stdout": res.stdout}
