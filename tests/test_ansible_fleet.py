@@ -161,6 +161,8 @@ def test_runner_exit_2_is_reported_and_fails_the_play(run, fleet: LoopbackFleet)
     assert res.returncode != 0
     assert "exited 2 (bad usage or input files)" in res.stdout
     assert "--since" in res.stdout  # casepack's own one-line reason comes through
+    for runner in RUNNERS:  # a failed runner is cleaned up too
+        assert not (fleet.shared / "runners" / runner / "secrets").exists()
 
 
 @pytest.mark.slow
