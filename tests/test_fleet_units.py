@@ -96,3 +96,24 @@ def test_host_deadline_kills_a_local_command_and_keeps_the_rest(tmp_path: Path) 
     assert result.manifest.hosts[0].status == "partial"
     assert result.manifest.hosts[0].error.startswith("host deadline of 2s passed")
     assert not running(marker)
+
+
+def test_the_record_says_how_secrets_were_given_never_their_values(tmp_path: Path) -> None:
+    import json
+    import os
+    import subprocess
+
+    from tests.cliutil import CLI, env, write_probe
+
+    probe = write_probe(tmp_path / "mini.toml", ("a", "echo a"))
+    secret = "Pass-phrase-" + uuid.uuid4().hex
+    res = subprocess.run([*CLI, "collect", "-p", str(probe), "-o", f"{tmp_path}/o/", "--no-input", "--json",
+                          "--passphrase-env", "CP_PHRASE", "--var", "token=abc", "--case-id", "C-1"],
+                         capture_output=True, text=True, timeout=120, env={**env(), "CP_PHRASE": secret},
+                         stdin=subprocess.DEVNULL)
+    assert res.returncode == 0, res.stderr
+    record_path = Path(json.loads(res.stdout)["record"])
+    record = json.loads(record_path.read_text())
+    assert secret not in record_path.read_text()
+    assert record["rerun"]["passphrase_env"] == "CP_PHRASE" and record["rerun"]["probes"] == [str(probe)]
+    assert record["case_id"] == "C-1" and os.stat(record_path).st_mode & 0o777 == 0o600

@@ -105,11 +105,12 @@ def test_a_dead_and_a_hung_host_end_at_the_deadline(fleet: SshFleet, tmp_path: P
     print(f"host-timeout run: wall {wall:.2f}s")  # the figure docs/fleet.md quotes (pytest -s)
     assert res.returncode == 3, res.stderr
     # -j 1: the hosts run one after the other, each given up on at 4 s (+ the close grace): never 60 s or 600 s
-    assert wall < 4 + 4 + 4 + 6, f"the run took {wall:.1f}s"
+    assert wall < 45, f"the run took {wall:.1f}s"  # far from 60 s and 600 s, even on a loaded machine
     manifest = json.loads(res.stdout)["manifest"]
     hosts = {h["name"]: h for h in manifest["hosts"]}
     assert hosts["quick1"]["status"] == "ok"
-    assert hosts["dead"]["status"] == "failed"
+    assert hosts["dead"]["status"] == "failed" and 4 <= hosts["dead"]["duration"] < 4 + 2
+    assert 4 <= hosts["slow1"]["duration"] < 4 + 3 + 2  # the deadline, the kill, the close grace at most
     assert hosts["dead"]["error"] == "host deadline of 4s passed while connecting"
     assert hosts["slow1"]["status"] == "partial" and hosts["slow1"]["error"].startswith("host deadline of 4s passed")
     arts = {(a["host"], a["artifact"]): a for a in manifest["artifacts"]}
@@ -179,8 +180,9 @@ def test_a_black_holed_host_is_given_up_at_the_deadline(fleet: SshFleet, tmp_pat
     wall = time.monotonic() - t0
     print(f"black-holed host run: wall {wall:.2f}s")
     assert res.returncode == 3, res.stderr
-    assert wall < 3 + 8
+    assert wall < 40  # far from --connect-timeout 120, even on a loaded machine
     hosts = {h["name"]: h for h in json.loads(res.stdout)["manifest"]["hosts"]}
+    assert 3 <= hosts["hole"]["duration"] < 3 + 2  # given up at its deadline
     assert hosts["hole"]["status"] == "failed"
     assert hosts["hole"]["error"] == "host deadline of 3s passed while connecting"
     assert hosts["quick1"]["status"] == "ok"

@@ -34,12 +34,11 @@ def case_key() -> object:
 
 
 def pn(prefix: str, value: str, key: bytes = KEY) -> str:
-    """The documented pseudonym, computed independently: kind + 13 base32 chars of HMAC-SHA256(key, kind NUL value)."""
-    import base64
+    """The documented pseudonym, computed independently: kind + 16 hex digits of HMAC-SHA256(key, kind NUL value)."""
     import hmac
 
-    digest = hmac.digest(key, prefix.encode() + b"\0" + value.encode(), "sha256")
-    return f"{prefix}-{base64.b32encode(digest[:10])[:13].decode().lower()}"
+    message = prefix.encode() + b"\0" + value.encode()
+    return f"{prefix}-{hmac.digest(key, message, 'sha256')[:8].hex()}"
 
 
 def redact(text: bytes, **kw) -> bytes:

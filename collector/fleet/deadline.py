@@ -62,23 +62,24 @@ def connect(target_connect: Callable[[], Host], deadline: HostDeadline) -> Host:
 
     def attempt() -> None:
         try:
-            host = target_connect()
+            outcome: tuple[str, Any] = ("host", target_connect())
         except BaseException as exc:  # noqa: BLE001 - handed to the waiting worker
-            box["error"] = exc
-        else:
-            with lock:
-                if box.get("abandoned"):
-                    host.close()  # too late: the worker already gave up on this host
-                else:
-                    box["host"] = host
-        finally:
-            done.set()
+            outcome = ("error", exc)
+        with lock:  # settled and abandoned exclude each other: a late connection is closed, never leaked
+            if not box.get("abandoned"):
+                box[outcome[0]] = outcome[1]
+            elif outcome[0] == "host":
+                try:
+                    outcome[1].close()
+                except Exception:  # noqa: BLE001, S110 - closing a connection nobody waits for
+                    pass
+        done.set()
 
     threading.Thread(target=attempt, name="casepack-connect", daemon=True).start()
     while not done.wait(POLL):
         if interrupt.requested() or deadline.passed:
             with lock:
-                if not done.is_set():
+                if "host" not in box and "error" not in box:
                     box["abandoned"] = True
                     break
     if box.get("abandoned"):
