@@ -35,6 +35,7 @@ from collector.fleet.deadline import HostDeadline
 from collector.fleet.resume import seed_pseudonyms
 from collector.hosts.target import HostTarget, safe_name
 from collector.plan import HostPlan, Plan, Task, build_plan, discover, make_window
+from collector.transport.base import NICENESS
 from probes.spec import Probe
 from redaction import RedactionConfig, Redactor
 from redaction.pseudonym import key_id, save_mapping
@@ -133,6 +134,8 @@ def collect(request: CollectRequest, reporter: Reporter | None = None) -> Collec
     if enc.encrypts and not final.name.endswith(".age"):
         final = final.with_name(final.name + ".age")
     sign_key = signing.load_signing_key(enc.sign_key) if enc.sign_key else None  # a bad key fails before collecting
+    if any(t.transport == "local" for t in request.hosts):
+        _polite_here()  # before the writer's and the pool's threads exist: they inherit it
     spool_dir = tempfile.mkdtemp(prefix="casepack-")
     writer = BundleWriter(final, encryption=enc)
     hard_exit = interrupt.on_abort(lambda: (writer.abort(), shutil.rmtree(spool_dir, ignore_errors=True)))
@@ -190,6 +193,18 @@ def collect(request: CollectRequest, reporter: Reporter | None = None) -> Collec
     signer = fingerprint(signing.public_line(sign_key)) if sign_key is not None else None
     return CollectResult(final, size, manifest, status, writer.sha256, writer.checksum, enc.describe(), signer,
                          mapping_path, record)
+
+
+def _polite_here() -> None:
+    """Collecting this machine: casepack's own work runs at the niceness its commands get (absolute, see
+    :func:`collector.transport.base.gentle`) — production keeps priority, and casepack's reader is not
+    starved behind casepack's own redaction and compression."""
+    try:
+        current = os.getpriority(os.PRIO_PROCESS, 0)
+        if current < NICENESS:
+            os.setpriority(os.PRIO_PROCESS, 0, NICENESS)
+    except OSError:
+        pass
 
 
 def _case_id(request: CollectRequest, redactor: Redactor | None) -> str:
