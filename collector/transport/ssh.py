@@ -33,6 +33,11 @@ POLL = 0.2  # seconds between looks at a stop request while a command is silent
 KILL_WAIT = 1.0  # seconds to wait for a command's session id, and for the kill's channel
 SID_TAG = b"casepack-sid:"
 SID_REPORT = "printf 'casepack-sid:%s\\n' \"$$\" >&2; "  # sshd made the shell a session leader: $$ is the session id
+# A command without a stdin dialogue reads /dev/null instead of waiting for our EOF: paramiko sends a
+# channel's EOF outside its lock, so an EOF sent right after exec can reach sshd *after* the CLOSE that
+# paramiko's transport thread sent for a command that already ended — sshd then drops the whole
+# connection ("ieof packet referred to nonexistent channel"), failing every other artifact of the host.
+NO_STDIN = "exec </dev/null; "
 
 
 def remote_kill(sid: int) -> str:
@@ -299,9 +304,7 @@ class SshConnection:
             chan = self._t.open_session(window_size=WINDOW)
             # sshd starts each exec in a new session (setsid): the shell reports its id first, so a stop
             # can kill everything the command started on the host (see remote_kill)
-            chan.exec_command(SID_REPORT + line)
-            if dialogue is None:
-                chan.shutdown_write()
+            chan.exec_command(SID_REPORT + line if dialogue is not None else NO_STDIN + SID_REPORT + line)
         except (paramiko.SSHException, OSError, EOFError) as exc:
             raise ArtifactError("failed", f"SSH channel failed: {exc or type(exc).__name__}") from None
         deadline = time.monotonic() + timeout
@@ -322,7 +325,8 @@ class SshConnection:
                     if reply:
                         chan.sendall(reply)
                     if dialogue.finished:
-                        chan.shutdown_write()
+                        if not (chan.closed or chan.eof_received):  # see NO_STDIN: never EOF a closing channel
+                            chan.shutdown_write()
                         talking = False
 
         try:
@@ -370,8 +374,7 @@ class SshConnection:
             with interrupt.cleanup():
                 kill = self._t.open_session(timeout=KILL_WAIT)
                 kill.settimeout(KILL_WAIT)
-                kill.exec_command(remote_kill(sid.value))
-                kill.shutdown_write()
+                kill.exec_command(NO_STDIN + remote_kill(sid.value))
                 kill.recv_exit_status()
                 kill.close()
         except (paramiko.SSHException, OSError, EOFError, TimeoutError):
