@@ -34,17 +34,17 @@ def build_record(manifest: Manifest, bundle: Path, sha256: str | None, size: int
                  targets: dict[str, str] | None = None, extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """The record of one written bundle. ``targets`` maps a host's bundle name to how it was reached."""
     targets = targets or {}
-    hosts = []
-    for h in manifest.hosts:
-        problems = [{"probe": a.probe, "artifact": a.artifact, "source": a.source, "status": a.status,
-                     "error": a.error, "optional": a.optional}
-                    for a in manifest.artifacts if a.host == h.name and a.status != "ok"]
-        counts: dict[str, int] = {}
-        for a in manifest.artifacts:
-            if a.host == h.name:
-                counts[a.status] = counts.get(a.status, 0) + 1
-        hosts.append({"name": h.name, "target": targets.get(h.name, h.name), "status": h.status,
-                      "error": h.error, "probes": h.probes, "artifacts": counts, "problems": problems})
+    counts: dict[str, dict[str, int]] = {}  # one pass over the artifacts: thousands of hosts × tens each
+    problems: dict[str, list[dict[str, Any]]] = {}
+    for a in manifest.artifacts:
+        per_host = counts.setdefault(a.host, {})
+        per_host[a.status] = per_host.get(a.status, 0) + 1
+        if a.status != "ok":
+            problems.setdefault(a.host, []).append({"probe": a.probe, "artifact": a.artifact, "source": a.source,
+                                                    "status": a.status, "error": a.error, "optional": a.optional})
+    hosts = [{"name": h.name, "target": targets.get(h.name, h.name), "status": h.status, "error": h.error,
+              "probes": h.probes, "artifacts": counts.get(h.name, {}), "problems": problems.get(h.name, [])}
+             for h in manifest.hosts]
     record: dict[str, Any] = {
         "format": FORMAT,
         "bundle": bundle.name,
