@@ -145,3 +145,42 @@ def test_worker_processes_give_the_single_process_tables(logs: list[tuple[str, P
         want = dict(GOLDEN["generated"], stats=dict(GOLDEN["generated"]["stats"], files=3,
                                                   unreadable=["gone.log: not in the bundle"]))
         assert dumps[0] == want
+
+
+def test_fresh_hex_ids_meet_in_the_cut_key_and_keep_the_signature() -> None:
+    """A message with a new hex id each time: one regular-expression pass per shape, not per message."""
+    rnd = random.Random(7)
+    norm = Normaliser()
+    for i in range(3000):
+        hexid = f"{rnd.getrandbits(128):032x}"
+        for text in (f"12-0004 subscription {hexid} matched {i} records", f"session={hexid[:12]} from x",
+                     f"ab{hexid[:10]} starts with a run", f"id {rnd.getrandbits(40):010d} all digits"):
+            assert norm(text.encode()) == normalise(text), text
+    assert 0 < len(norm.spanned) < 200 and len(norm.shapes) < 400
+
+
+def test_counting_many_entries_at_once_equals_counting_each() -> None:
+    from collector.report.timeline import Timeline
+
+    rnd = random.Random(3)
+    stamps: list[float | None] = [1764583213.0 + rnd.choice([0, 5, -3, 70]) * i for i in range(500)]
+    stamps[17] = None
+    stamps[40] = 12.0  # implausible: untimed
+    keys = [("ERROR" if rnd.random() < 0.5 else "WARN", f"sig {rnd.randrange(4)}") for _ in stamps]
+    in_order = sorted(s for s in stamps if s is not None)
+    for order in (stamps, in_order + in_order[-1:]):  # the second in time order: the fast branch
+        one, many = SignatureTable(max_signatures=100), SignatureTable(max_signatures=100)
+        for table in (one, many):
+            for key in set(keys):
+                for _ in range(signatures.MAX_LOCATIONS):
+                    table.add(key[0], key[1], "h", "f", 1, 1764583213.0, "x")
+        assert set(many.full) == set(keys)
+        for key, ts in zip(keys, order, strict=True):
+            assert one.count(key[0], key[1], "h2", ts)
+        many.count_many(keys, list(order), "h2")
+        assert plain([vars(s) for s in one.ranked()]) == plain([vars(s) for s in many.ranked()])
+        t1, t2 = Timeline(), Timeline()
+        for key, ts in zip(keys, order, strict=True):
+            t1.add("h", key[0], ts)
+        t2.add_many("h", [k[0] for k in keys], list(order))
+        assert t1.counts == t2.counts and t1.untimed == t2.untimed

@@ -21,7 +21,16 @@ from typing import BinaryIO
 
 from collector.report.blocks import BLOCK, read_blocks
 from collector.report.prefilter import Finder, make_finder
-from collector.report.signatures import LEVEL_RE, LEVEL_WINDOW, LEVELS, Normaliser, SignatureTable, normalise
+from collector.report.signatures import (
+    _DIGITS,
+    _LEAD_B,
+    LEVEL_RE,
+    LEVEL_WINDOW,
+    LEVELS,
+    Normaliser,
+    SignatureTable,
+    normalise,
+)
 from collector.report.timeline import Timeline
 from collector.timefmt import line_time
 
@@ -63,7 +72,7 @@ class _Clock:
 
     def __init__(self, year: int) -> None:
         self.year = year
-        self._minutes: dict[bytes, int] = {}
+        self.minutes: dict[bytes, int] = {}
 
     def __call__(self, line: bytes) -> float | None:
         return self.at(line, 0, len(line))
@@ -71,14 +80,14 @@ class _Clock:
     def at(self, block: bytes, start: int, end: int) -> float | None:
         """The time of the line ``block[start:end]``."""
         p = start + 1 if block[start] == 91 else start  # "[2026-…"
-        base = self._minutes.get(block[start:p + 16])  # only minutes that matched _ISO are there
+        base = self.minutes.get(block[start:p + 16])  # only minutes that matched _ISO are there
         if base is not None and p + 19 <= end and block[p + 16] == 58 and (sec := block[p + 17:p + 19]).isdigit():
             return float(base + min(int(sec), 59))
         m = _ISO.match(block, start, end)
         if m is None:
             return line_time(block[start:end], self.year)
         key = m.group(0)[:-3]
-        base = self._minutes.get(key)
+        base = self.minutes.get(key)
         if base is None:
             try:
                 y, mo, d, h, mi = (int(m.group(i)) for i in range(1, 6))
@@ -87,9 +96,9 @@ class _Clock:
                 base = calendar.timegm((y, mo, d, h, mi, 0, 0, 0, 0))
             except (ValueError, OverflowError):
                 return None
-            if len(self._minutes) > 100_000:
-                self._minutes.clear()
-            self._minutes[key] = base
+            if len(self.minutes) > 100_000:
+                self.minutes.clear()
+            self.minutes[key] = base
         return float(base + min(int(m.group(6)), 59))
 
 
@@ -161,7 +170,10 @@ class LogScanner:
             self._finish(self._cur, host, name)
             self._cur = None
         find, count, level_at, clock = block.find, block.count, LEVEL_RE.search, self.clock.at
-        add, counted, timeline, norm = self.table.add, self.table.count, self.timeline.add, self.normalise
+        add, timeline, norm = self.table.add, self.timeline.add, self.normalise
+        full_get, digits_get, minutes_get = self.table.full.get, norm.digits.get, self.clock.minutes.get
+        keys: list[tuple[str, str]] = []  # one-line entries of signatures that take no more locations …
+        stamps: list[float | None] = []  # … counted together at the end of the block
         seen, seen_nl = 0, base  # newlines before offset `seen`
         for s in self.finder(block):
             if s < pos:
@@ -174,14 +186,30 @@ class LogScanner:
                 continue
             pos = e + 1
             if m is not None and level is not None:
-                ts = clock(block, s, end)
+                p = s + 1 if block[s] == 91 else s  # "[2026-…": the fast path of _Clock.at, inline
+                ts = minutes_get(block[s:p + 16])
+                if ts is not None and p + 19 <= end and block[p + 16] == 58 and (sec := block[p + 17:p + 19]).isdigit():
+                    ts = float(ts + min(int(sec), 59))
+                else:
+                    ts = clock(block, s, end)
                 if pos < n and block[pos] not in _CONT_FIRST:  # one line: the usual case, no entry object
-                    text = norm(block[m.end():end])
-                    if not counted(level, text, host, ts):  # a signature still keeping locations: a line number
-                        seen_nl += count(b"\n", seen, s)
-                        seen = s
-                        add(level, text, host, name, seen_nl + 1, ts,
-                            lambda s=s, end=end: block[s:end].decode("utf-8", "replace"))
+                    raw = block[m.end():end]
+                    hit = digits_get(raw.translate(_DIGITS))  # the first key of Normaliser, inline
+                    if hit is None:
+                        text = norm(raw)
+                    elif hit[0]:
+                        text = raw.lstrip(_LEAD_B)[:hit[0]].decode() + hit[1]
+                    else:
+                        text = hit[1]
+                    key = (level, text)
+                    if full_get(key) is not None:
+                        keys.append(key)
+                        stamps.append(ts)
+                        continue
+                    seen_nl += count(b"\n", seen, s)
+                    seen = s
+                    add(level, text, host, name, seen_nl + 1, ts,
+                        lambda s=s, end=end: block[s:end].decode("utf-8", "replace"))
                     timeline(host, level, ts)
                     continue
             seen_nl += count(b"\n", seen, s)
@@ -196,8 +224,11 @@ class LogScanner:
             pos = self._follow(block, pos, cur)
             if pos == n:
                 self._cur = cur  # its stack trace may go on in the next block
-                return
+                break
             self._finish(cur, host, name)
+        if keys:
+            self.table.count_many(keys, stamps, host)
+            self.timeline.add_many(host, [k[0] for k in keys], stamps)
 
     def _follow(self, block: bytes, p: int, cur: _Entry) -> int:
         """Fold the continuation lines from ``p`` into ``cur``; the start of the first other line."""

@@ -8,8 +8,11 @@ redaction markers get the same signature. The table of signatures is bounded: pa
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import islice
+from operator import le
 
 MAX_SIGNATURES = 10_000
 MAX_LOCATIONS = 100  # per signature, for the index's error_lines
@@ -78,6 +81,13 @@ _HEXRUN = re.compile(rb"(?:[0-9](?<!%s[0-9])(?=[0-9a-fA-F]*[a-fA-F])|[a-fA-F](?<
 _NUMRUN = re.compile(rb"[0-9](?<!%s[0-9])(?:[0-9]*(?!%s)|(?=[0-9A-Za-z]{0,6}(?!%s))[0-9]*(?=[a-wyzA-Z][A-Za-z]*(?!%s)))"
                      % (_B, _B, _B, _B))
 _IPV4 = re.compile(rb"[0-9](?<!%s[0-9])[0-9]{0,2}\.(?:[0-9]{1,3}\.){2}[0-9]{1,3}(?::[0-9]+)?(?!%s)" % (_B, _B))
+# (f) a hex run as in (c) — a maximal run of 8+ hex digits holding a digit and a letter, so bounded —
+# is masked the same wherever it stands (unless it starts the message, where it may be a code). Most
+# misses of the first key are messages with a fresh hex id (a session, a request): their *shape* (every
+# hex digit made "h") names where the candidate runs are, found once per shape; the third key is the
+# first with those runs cut out, and where they were. No regular expression runs on a hit.
+_HEXSHAPE = bytes.maketrans(b"0123456789abcdefABCDEF", b"h" * 22)
+_CANDIDATE = re.compile(rb"(?<![\w\-:.,+\x80-\xff])[0-9a-fA-F]{8,}(?![\w\-\x80-\xff])")
 MAX_CACHED = 50_000
 
 
@@ -92,26 +102,84 @@ class Normaliser:
     def __init__(self) -> None:
         self.digits: dict[bytes, tuple[int, str]] = {}  # key -> (length of the leading code, signature after it)
         self.masked: dict[bytes, tuple[int, str]] = {}
+        self.shapes: dict[bytes, tuple[tuple[int, int], ...]] = {}  # shape -> candidate hex runs (none: no use)
+        self.spanned: dict[tuple[tuple[int, ...], bytes], tuple[int, str]] = {}
 
     def __call__(self, raw: bytes) -> str:
         key = raw.translate(_DIGITS)
         hit = self.digits.get(key)
         if hit is None:
-            return self._miss(raw, key)
+            hit = self._spanned(raw, key)
+            if hit is None:
+                return self._miss(raw, key)
         n, after = hit
         return raw.lstrip(_LEAD_B)[:n].decode() + after if n else after
 
+    def _spanned(self, raw: bytes, key: bytes) -> tuple[int, str] | None:
+        """The third key's entry (computed on its miss); None when the message has no hex run to cut."""
+        if not raw.isascii():
+            return None
+        shape = raw.translate(_HEXSHAPE)
+        runs = self.shapes.get(shape)
+        if runs is None:
+            runs = self._runs(raw)
+            if len(self.shapes) >= MAX_CACHED:
+                self.shapes.clear()
+            self.shapes[shape] = runs
+        if not runs:
+            return None
+        at: list[int] = []
+        parts: list[bytes] = []
+        prev = 0
+        for a, b in runs:
+            seg = raw[a:b]
+            if seg.isdigit() or seg.isalpha():  # not a hex run here: stays in the key
+                continue
+            at.append(a)
+            parts.append(key[prev:a])
+            prev = b
+        if not at:
+            return None
+        parts.append(key[prev:])
+        third = (tuple(at), b"".join(parts))
+        hit = self.spanned.get(third)
+        if hit is None:
+            message = raw.decode()
+            hit = self._masked_hit(message, key)
+            if hit is None:
+                return None
+            if len(self.spanned) >= MAX_CACHED:
+                self.spanned.clear()
+            self.spanned[third] = hit
+        return hit
+
+    @staticmethod
+    def _runs(raw: bytes) -> tuple[tuple[int, int], ...]:
+        """The candidate hex runs of an ASCII message; none when one starts the message (it may be a code)."""
+        start = len(raw) - len(raw.lstrip(_LEAD_B))
+        runs = tuple(m.span() for m in _CANDIDATE.finditer(raw))
+        return () if runs and runs[0][0] == start else runs
+
     def _miss(self, raw: bytes, key: bytes) -> str:
         message = raw.decode("utf-8", "replace")
+        hit = self._masked_hit(message, key)
+        if hit is None:
+            return normalise(message)
+        return message.lstrip(_LEAD)[:hit[0]] + hit[1] if hit[0] else hit[1]
+
+    def _masked_hit(self, message: str, key: bytes) -> tuple[int, str] | None:
+        """``(length of the leading code, signature after it)`` by the masked key; None: no key (normalise)."""
         code = _CODE.match(message.lstrip(_LEAD))
         n = code.end() if code else 0
         if code and not code.group(0).isascii():
-            return normalise(message)
+            return None
         stripped = key.lstrip(_LEAD_B)
         rest = stripped[n:]
         if (b'"' in rest or b"'" in rest) and b"[REDACTED:" not in rest:
             rest = _Q.sub(b"'<q>'", _QQ.sub(b'"<q>"', rest))
-        rest, hexes = _HEXRUN.subn(b"<hex>", rest)
+        hexes = 0
+        if b"hhhhhhhh" in rest.translate(_HEXSHAPE):  # else no run of 8 hex digits: the slow pattern need not run
+            rest, hexes = _HEXRUN.subn(b"<hex>", rest)
         if rest.count(b".") >= 3:
             rest = _IPV4.sub(b"<ip>", rest)
         masked = key[:len(key) - len(stripped) + n] + _NUMRUN.sub(b"1", rest)
@@ -123,7 +191,7 @@ class Normaliser:
             hit = self.masked[masked] = (n, text[n:])
         if not hexes and len(self.digits) < MAX_CACHED:  # a hex id makes the first key unique: not worth keeping
             self.digits[key] = hit
-        return message.lstrip(_LEAD)[:n] + hit[1] if n else hit[1]
+        return hit
 
 
 def line_level(line: bytes) -> tuple[str | None, int]:
@@ -161,6 +229,8 @@ class SignatureTable:
         self.by_key: dict[tuple[str, str], Signature] = {}
         self.locations = 0
         self.entries = 0
+        # signatures that take no more locations: an entry of one is only counted (count_many)
+        self.full: dict[tuple[str, str], Signature] = {}
         self.log: list[tuple[tuple[str, str], tuple[str, str, int, float | None]]] | None = [] if log else None
 
     def _slot(self, level: str, text: str) -> tuple[tuple[str, str], Signature | None]:
@@ -190,6 +260,12 @@ class SignatureTable:
             self.locations += 1
             if self.log is not None:
                 self.log.append(((sig.level, sig.text), where))
+            if self.locations >= MAX_LOCATIONS_TOTAL:
+                self.full.update((k, v) for k, v in self.by_key.items() if v.text != OTHER)
+            elif len(sig.locations) >= MAX_LOCATIONS and sig.text != OTHER:
+                self.full[(sig.level, sig.text)] = sig
+        elif sig.text != OTHER:
+            self.full[(sig.level, sig.text)] = sig
 
     def count(self, level: str, text: str, host: str, ts: float | None) -> bool:
         """Count one more entry of a known signature whose locations are full; False: use :meth:`add`."""
@@ -205,6 +281,24 @@ class SignatureTable:
             if sig.last_seen is None or ts > sig.last_seen:
                 sig.last_seen = ts
         return True
+
+    def count_many(self, keys: list[tuple[str, str]], stamps: list[float | None], host: str) -> None:
+        """Count entries of signatures in :attr:`full` (``keys[i]`` at time ``stamps[i]``): :meth:`count` of each."""
+        self.entries += len(keys)
+        full = self.full
+        for key, n in Counter(keys).items():
+            sig = full[key]
+            sig.count += n
+            sig.hosts[host] = sig.hosts.get(host, 0) + n
+        if None not in stamps and all(map(le, stamps, islice(stamps, 1, None))):  # in time order: ends are enough
+            first = dict(zip(reversed(keys), reversed(stamps), strict=True))  # type: ignore[arg-type]
+            last = dict(zip(keys, stamps, strict=True))
+            for key, ts in first.items():
+                _tally(full[key], {}, ts, last[key], 0)
+            return
+        for key, ts in zip(keys, stamps, strict=True):
+            if ts is not None:
+                _tally(full[key], {}, ts, ts, 0)
 
     def merge(self, other: SignatureTable) -> None:
         """Add ``other`` (a table with ``log=True`` and no "other" bucket, of files scanned after these)."""

@@ -29,6 +29,19 @@ class Timeline:
         if len(self.counts) > self.max_keys:
             self._coarsen()
 
+    def add_many(self, host: str, levels: list[str], stamps: list[float | None]) -> None:
+        """``add(host, levels[i], stamps[i])`` for each i."""
+        lo, hi = PLAUSIBLE
+        if not stamps or None in stamps or min(stamps) < lo or max(stamps) >= hi:  # type: ignore[type-var]
+            for level, ts in zip(levels, stamps, strict=True):
+                self.add(host, level, ts)
+            return
+        res = float(self.res)
+        for (level, slot), n in Counter(zip(levels, map(int, map(res.__rfloordiv__, stamps)), strict=True)).items():  # type: ignore[arg-type]
+            self.counts[(host, "warn" if level == "WARN" else "error", slot)] += n
+        while len(self.counts) > self.max_keys and self._coarsen():
+            pass
+
     def _coarsen(self) -> bool:
         bigger = [r for r in COARSEN if r > self.res]
         if not bigger:
