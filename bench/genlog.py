@@ -33,9 +33,18 @@ TRACE = [
 ]
 
 
-def generate(path: Path, size: int, seed: int = 1, secret_every: int = 5000, trace_every: int = 0) -> None:
-    """``trace_every``: a Java stack trace (untimestamped lines) after every N-th line (0: none)."""
+def levels(warn_share: float) -> list[str]:
+    """100 level words, ``warn_share`` of them warning or error (2:1), 2 debug, the rest info."""
+    bad = round(warn_share * 100)
+    return ["info"] * (98 - bad) + ["warning"] * (bad - bad // 3) + ["error"] * (bad // 3) + ["debug"] * 2
+
+
+def generate(path: Path, size: int, seed: int = 1, secret_every: int = 5000, trace_every: int = 0,
+             warn_share: float = 0.18) -> None:
+    """``trace_every``: a Java stack trace (untimestamped lines) after every N-th line (0: none);
+    ``warn_share``: the share of warning and error lines (0.18: the default mix, LEVELS)."""
     rnd = random.Random(seed)
+    mix = LEVELS if warn_share == 0.18 else levels(warn_share)
     t = time.time() - 86400
     written = 0
     with open(path, "w") as f:
@@ -46,7 +55,7 @@ def generate(path: Path, size: int, seed: int = 1, secret_every: int = 5000, tra
             t += 0.01
             msg = MESSAGES[rnd.randrange(6)] if i % secret_every else MESSAGES[6 + i % 2]
             line = (time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{i % 1000000:06d}+0000 [{i % 64}] "
-                    + rnd.choice(LEVELS) + ": "
+                    + rnd.choice(mix) + ": "
                     + msg.format(cid=rnd.randrange(9999), ip=f"10.{rnd.randrange(255)}.{rnd.randrange(255)}.{i % 255}",
                                  port=rnd.randrange(65535), n=i, uuid=f"{rnd.getrandbits(128):032x}",
                                  secret=f"S3cr{rnd.getrandbits(40):x}")

@@ -170,6 +170,7 @@ class LogScanner:
             self._finish(self._cur, host, name)
             self._cur = None
         find, count, level_at, clock = block.find, block.count, LEVEL_RE.search, self.clock.at
+        levels_get = LEVELS.get
         add, timeline, norm = self.table.add, self.timeline.add, self.normalise
         full_get, digits_get, minutes_get = self.table.full.get, norm.digits.get, self.clock.minutes.get
         keys: list[tuple[str, str]] = []  # one-line entries of signatures that take no more locations …
@@ -180,10 +181,15 @@ class LogScanner:
                 continue  # inside the previous entry's stack trace
             e = find(b"\n", s)
             end = e - 1 if e > s and block[e - 1] == 13 else e
-            m = level_at(block, s, min(s + LEVEL_WINDOW, end))
-            level = LEVELS.get(m.group(1).lower()) if m is not None else None
-            if level is None and not block.startswith(b"Traceback", s):
-                continue
+            w = s + LEVEL_WINDOW
+            m = level_at(block, s, w if w < end else end)
+            level = levels_get(m.group(1)) if m is not None else None  # (None also for a level below WARN)
+            if level is None:
+                if m is None or m.group(1).lower() not in LEVELS:
+                    if not block.startswith(b"Traceback", s):
+                        continue
+                else:  # "Error:" etc.: another case of a known word
+                    level = levels_get(m.group(1).lower())
             pos = e + 1
             if m is not None and level is not None:
                 p = s + 1 if block[s] == 91 else s  # "[2026-…": the fast path of _Clock.at, inline
