@@ -128,20 +128,27 @@ class Normaliser:
             self.shapes[shape] = runs
         if not runs:
             return None
-        at: list[int] = []
-        parts: list[bytes] = []
-        prev = 0
-        for a, b in runs:
+        if len(runs) == 1:  # the usual case, spelled out
+            a, b = runs[0]
             seg = raw[a:b]
-            if seg.isdigit() or seg.isalpha():  # not a hex run here: stays in the key
-                continue
-            at.append(a)
-            parts.append(key[prev:a])
-            prev = b
-        if not at:
-            return None
-        parts.append(key[prev:])
-        third = (tuple(at), b"".join(parts))
+            if seg.isdigit() or seg.isalpha():
+                return None
+            third: tuple[tuple[int, ...], bytes] = ((a,), key[:a] + key[b:])
+        else:
+            at: list[int] = []
+            parts: list[bytes] = []
+            prev = 0
+            for a, b in runs:
+                seg = raw[a:b]
+                if seg.isdigit() or seg.isalpha():  # not a hex run here: stays in the key
+                    continue
+                at.append(a)
+                parts.append(key[prev:a])
+                prev = b
+            if not at:
+                return None
+            parts.append(key[prev:])
+            third = (tuple(at), b"".join(parts))
         hit = self.spanned.get(third)
         if hit is None:
             message = raw.decode()
