@@ -75,7 +75,16 @@ def test_exit_status_stdout_and_stderr_come_through_the_mux(host) -> None:  # no
 
 
 @sshd
+def test_only_the_commands_timeout_bounds_its_waits(host, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    """The master's answers that follow the host (channel open, exit status) wait as long as the command may."""
+    monkeypatch.setattr(openssh_mux, "HANDSHAKE_WAIT", 0.3)
+    res, out = run(host.conn, "echo early; exec >/dev/null 2>&1; sleep 1.5; exit 4")  # output ends long before
+    assert (res.exit_code, out) == (4, b"early\n")
+
+
+@sshd
 def test_no_ssh_process_per_command(host) -> None:  # noqa: ANN001
+    fds = len(os.listdir("/proc/self/fd"))
     before = children(os.getpid())  # the fleet's sshd and this host's master
     assert host.conn._master.proc.pid in before
     seen: set[int] = set()
@@ -95,6 +104,7 @@ def test_no_ssh_process_per_command(host) -> None:  # noqa: ANN001
         done.set()
         watcher.join()
     assert seen == before  # no new child, all along: the commands were sessions asked for on its socket
+    assert len(os.listdir("/proc/self/fd")) == fds  # and every pipe and socket of theirs was closed
 
 
 @sshd

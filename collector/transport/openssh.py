@@ -184,6 +184,7 @@ class OpenSshConnection:
             except OSError:
                 pass
             client.open_session(command, *theirs)
+            client.set_timeout(None)  # from here the command's own timeout rules: its kill wakes our reads
         except BaseException as exc:
             client.close()
             for fd in ours:

@@ -82,11 +82,12 @@ def _string(value: bytes) -> bytes:
 class MuxClient:
     """One connection to the master's control socket: HELLO done; then one request, or one session."""
 
-    def __init__(self, path: str, timeout: float = HANDSHAKE_WAIT) -> None:
+    def __init__(self, path: str, timeout: float | None = None) -> None:
+        """Connect and say HELLO, each wait bounded by ``timeout`` (default HANDSHAKE_WAIT); see :meth:`set_timeout`."""
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self._rid = 0
         try:
-            self.sock.settimeout(timeout)
+            self.sock.settimeout(HANDSHAKE_WAIT if timeout is None else timeout)
             try:
                 self.sock.connect(path)
             except OSError as exc:  # no socket file (master gone, cleaned up) or nobody listening (master killed)
@@ -230,8 +231,8 @@ class MuxClient:
             status = fields.u32()
         return status
 
-    def wait_for_exit(self, timeout: float | None) -> None:
-        """Bound the waits of :meth:`session_id` and :meth:`exit_status` (None: until :meth:`shutdown`)."""
+    def set_timeout(self, timeout: float | None) -> None:
+        """Bound each later wait (None: wait until the master answers or :meth:`shutdown` is called)."""
         self.sock.settimeout(timeout)
 
     def shutdown(self) -> None:
@@ -245,13 +246,13 @@ class MuxClient:
         self.sock.close()
 
 
-def alive_check(path: str, timeout: float = HANDSHAKE_WAIT) -> int:
+def alive_check(path: str, timeout: float | None = None) -> int:
     """The pid of the master listening at ``path`` (MuxError if there is none)."""
     with MuxClient(path, timeout) as client:
         return client.alive()
 
 
-def terminate(path: str, timeout: float = HANDSHAKE_WAIT) -> None:
+def terminate(path: str, timeout: float | None = None) -> None:
     """``ssh -O exit`` without the ssh process."""
     with MuxClient(path, timeout) as client:
         client.terminate()
@@ -260,7 +261,7 @@ def terminate(path: str, timeout: float = HANDSHAKE_WAIT) -> None:
 def run_quiet(path: str, command: str, timeout: float) -> int | None:
     """Run ``command`` on the host with no input and its output thrown away; its exit status.
 
-    For the kill that follows a stop: bounded by ``timeout`` in all (MuxError when it runs out).
+    For the kill that follows a stop: each wait (connect, open, exit) bounded by ``timeout`` (MuxError).
     """
     null = os.open(os.devnull, os.O_RDWR)
     try:
