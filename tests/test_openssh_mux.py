@@ -266,3 +266,24 @@ def test_exit_status_and_tty_alloc_fail_from_the_master(tmp_path: Path) -> None:
     with MuxClient(path) as client, pytest.raises(MuxError, match="exit status of another session"):
         client.open_session("true", 0, 1, 2)
         client.exit_status(client.session_id())
+
+
+def test_the_kill_channel_is_bounded_in_all(tmp_path: Path) -> None:
+    """A master that takes the request and never answers: the kill after a stop gives up in time."""
+    path = fake_master(tmp_path, lambda c: (c.sendall(hello()), time.sleep(3)))
+    start = time.monotonic()
+    with pytest.raises(MuxError, match="does not answer"):
+        openssh_mux.run_quiet(path, "pkill -s 1", 0.5)
+    assert time.monotonic() - start < 2
+
+
+def test_terminate_accepts_a_master_that_leaves_before_its_ok(tmp_path: Path) -> None:
+    """mux.c: the master may exit before its MUX_S_OK is sent; that is the exit we asked for."""
+    def script(conn: socket.socket) -> None:
+        conn.sendall(hello())
+        assert conn.recv(12)[4:8] == _u32(0x10000005)
+    openssh_mux.terminate(fake_master(tmp_path, script))
+    refused = _packet(_u32(0x80000002), _u32(1), _str(b"Permission denied"))
+    path = fake_master(tmp_path, lambda c: (c.sendall(hello()), c.recv(12), c.sendall(refused)), "m2")
+    with pytest.raises(MuxError, match="refused exit: Permission denied"):
+        openssh_mux.terminate(path)

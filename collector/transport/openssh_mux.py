@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 import socket
 import struct
+import time
 
 VERSION = 4
 HELLO = 0x00000001
@@ -261,15 +262,23 @@ def terminate(path: str, timeout: float | None = None) -> None:
 def run_quiet(path: str, command: str, timeout: float) -> int | None:
     """Run ``command`` on the host with no input and its output thrown away; its exit status.
 
-    For the kill that follows a stop: each wait (connect, open, exit) bounded by ``timeout`` (MuxError).
+    For the kill that follows a stop: all of it within ``timeout`` seconds (else MuxError).
     """
+    deadline = time.monotonic() + timeout
+
+    def left() -> float:
+        return max(0.001, deadline - time.monotonic())
+
     null = os.open(os.devnull, os.O_RDWR)
     try:
         with MuxClient(path, timeout) as client:
             client.open_session(command, null, null, null)
             os.close(null)
             null = -1
-            return client.exit_status(client.session_id())
+            client.set_timeout(left())
+            session = client.session_id()
+            client.set_timeout(left())
+            return client.exit_status(session)
     finally:
         if null >= 0:
             os.close(null)
