@@ -287,3 +287,22 @@ def test_terminate_accepts_a_master_that_leaves_before_its_ok(tmp_path: Path) ->
     path = fake_master(tmp_path, lambda c: (c.sendall(hello()), c.recv(12), c.sendall(refused)), "m2")
     with pytest.raises(MuxError, match="refused exit: Permission denied"):
         openssh_mux.terminate(path)
+
+
+@sshd
+def test_a_master_speaking_another_version_fails_the_host_at_connect(fleet: SshFleet, tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Checked once per host, when the master is up: one line naming both versions, not a failure per artifact."""
+    import tempfile
+
+    from collector.errors import TransportError
+    from collector.hosts.resolve import SshOptions, resolve_hosts
+
+    monkeypatch.setattr(openssh_mux, "VERSION", 5)  # the real master (version 4) is the one that differs now
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where the master's private directory goes
+    target = resolve_hosts(["x1"], None, SshOptions(ssh_config=str(fleet.ssh_config), client="openssh"))[0]
+    with pytest.raises(TransportError) as info:
+        target.connect()
+    assert str(info.value).endswith("the ssh master speaks mux protocol version 4, casepack speaks 5")
+    assert "\n" not in str(info.value) and info.value.hint == "use --ssh-client paramiko"
+    assert list(tmp_path.iterdir()) == [] and not running(str(tmp_path))  # master stopped, directory removed

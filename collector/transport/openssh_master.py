@@ -123,6 +123,12 @@ class Master:
                 raise TransportError(f"cannot connect to {self.spec.address}: no answer in {wait:g}s",
                                      hint="check the address, port, firewall and that sshd runs")
             time.sleep(READY_POLL)
+        try:  # casepack opens every channel on this socket itself: does the master speak its protocol?
+            openssh_mux.alive_check(self.socket)
+        except openssh_mux.MuxError as exc:
+            self.stop()
+            raise TransportError(f"cannot open channels through the ssh master for {self.spec.address}: {exc}",
+                                 hint="use --ssh-client paramiko") from None
 
     def log(self) -> str:
         try:
