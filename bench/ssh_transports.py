@@ -12,7 +12,9 @@ interleaved, so a busy machine slows all of them alike):
 
 and prints medians of wall time, ratios, CPU seconds on this side (user + sys of the command and the
 children it waited for: ssh, zstd; sshd and cat on the "host" are the same for all) and casepack's
-peak RSS. Then 16 hosts vs 1 host (small artifacts) per client.
+peak RSS. Then 16 hosts vs 1 host (small artifacts) per client, and the CPU one command costs on this
+side (``--only commands``: in-process, casepack's own CPU + any ``ssh`` it runs + the master's; the
+figure a loaded machine disturbs least).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import shutil
 import statistics
 import sys
 import tempfile
+import time
 from argparse import Namespace
 from collections.abc import Callable
 from pathlib import Path
@@ -102,6 +105,38 @@ def many_hosts(work: Path, casepack: Callable[..., list[str]], env: dict, args: 
               f"CPU here {statistics.median(cpu):5.2f} s   peak RSS {peak:.0f} MiB")
 
 
+def _cpu_of(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def per_command(fleet: SshFleet, count: int = 200) -> None:
+    """``count`` × ``true`` through one connection per client: wall and CPU per command on this side."""
+    from collector.hosts.resolve import SshOptions, resolve_hosts
+
+    print(f"\nper command ({count} × 'true' on h1, in this process)")
+    for client in SSH_CLIENTS:
+        host = resolve_hosts(["h1"], None, SshOptions(ssh_config=str(fleet.ssh_config), client=client))[0].connect()
+        try:
+            master = getattr(host.conn, "_master", None)
+            host.conn.execute("true", lambda data: None, timeout=30)
+            before = (resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN),
+                      _cpu_of(master.proc.pid) if master else 0.0)
+            start = time.perf_counter()
+            for _ in range(count):
+                host.conn.execute("true", lambda data: None, timeout=30)
+            wall = time.perf_counter() - start
+            after = (resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN),
+                     _cpu_of(master.proc.pid) if master else 0.0)
+        finally:
+            host.close()
+        own = after[0].ru_utime + after[0].ru_stime - before[0].ru_utime - before[0].ru_stime
+        kids = max(0.0, after[1].ru_utime + after[1].ru_stime - before[1].ru_utime - before[1].ru_stime)
+        ms = 1000 / count
+        print(f"  {client:9s} wall {wall * ms:5.1f} ms   CPU here {(own + kids + after[2] - before[2]) * ms:4.1f} ms "
+              f"(casepack {own * ms:.1f}, ssh processes {kids * ms:.1f}, master {(after[2] - before[2]) * ms:.1f})")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--size-mb", type=float, default=1024)
@@ -110,14 +145,14 @@ def main() -> None:
     ap.add_argument("--redact", action="store_true", help="redaction on (default: redact = false, the transport)")
     ap.add_argument("--kex", metavar="ALG", help="KexAlgorithms for ssh (e.g. curve25519-sha256, what paramiko "
                     "negotiates; OpenSSH 9's default sntrup761x25519 costs ~0.3 s of CPU per login on each side)")
-    ap.add_argument("--only", choices=("big", "hosts"), help="run only the 1 GiB part or only the hosts part")
+    ap.add_argument("--only", choices=("big", "hosts", "commands"), help="run only one part")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="casepack-bench-"))
     work.chmod(0o755)
     env = {**os.environ, "PYTHONPATH": str(HERE.parent)}
     try:
         with SshFleet(work / "fleet") as fleet:
-            for i in range(args.hosts if args.only != "big" else 1):
+            for i in range(args.hosts if args.only in (None, "hosts") else 1):
                 fleet.add_host(f"h{i + 1}")
             if args.kex:  # appended to the fleet's final "Host *" block
                 fleet.ssh_config.write_text(fleet.ssh_config.read_text() + f"  KexAlgorithms {args.kex}\n")
@@ -128,10 +163,12 @@ def main() -> None:
                 return [*CLI, "collect", "--ssh-config", str(fleet.ssh_config), "--ssh-client", client,
                         "-o", f"{out}/", "--force", "--no-input", "--quiet", "--max-file-size", "2GiB", *more]
 
-            if args.only != "hosts":
+            if args.only in (None, "big"):
                 big_file(fleet, work, casepack, env, args)
-            if args.only != "big":
+            if args.only in (None, "hosts"):
                 many_hosts(work, casepack, env, args)
+            if args.only in (None, "commands"):
+                per_command(fleet)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -3,9 +3,11 @@
 Chosen with ``--ssh-client openssh`` (or ``ssh_client = "openssh"`` in the case file or the
 inventory). Same semantics as the paramiko transport (:mod:`collector.transport.ssh`): strict
 host keys, the same one-line errors, sudo's password on stdin through the dialogue, and on a
-stop (Ctrl-C, SIGTERM, a full sink, a timeout) the local ``ssh`` is killed and so is the
-command's whole session on the host. :meth:`OpenSshConnection.close` ends the master and
-removes its private directory; a hard exit does the same (:func:`collector.interrupt.on_abort`).
+stop (Ctrl-C, SIGTERM, a full sink, a timeout) casepack lets go of the channel and kills the
+command's whole session on the host. Commands do not run an ``ssh`` each: casepack speaks the
+master's mux protocol itself (:mod:`openssh_mux`) and hands it the ends of its own pipes.
+:meth:`OpenSshConnection.close` ends the master and removes its private directory; a hard exit
+does the same (:func:`collector.interrupt.on_abort`).
 """
 
 from __future__ import annotations
@@ -16,27 +18,28 @@ import functools
 import os
 import select
 import shutil
-import signal
 import subprocess
 import tempfile
 import threading
 import time
+from types import SimpleNamespace
+from typing import BinaryIO
 
 from collector import interrupt
 from collector.errors import ArtifactError
-from collector.secrets import child_environment
 from collector.transport.base import CHUNK, STDERR_KEEP, CommandResult, Dialogue, Sink, SinkFull
 from collector.transport.local import talk
 from collector.transport.openssh_askpass import Askpass
-from collector.transport.openssh_master import SSH, Master, channel_argv
+from collector.transport.openssh_master import SSH, Master
+from collector.transport.openssh_mux import MuxClient, MuxError, run_quiet
 from collector.transport.ssh import SID_REPORT, PassphrasePrompt, SidReader, SshSpec, remote_kill
 
-F_SETPIPE_SZ = 1031  # Linux: a 1 MiB pipe from ssh means fewer, larger reads
-KILL_WAIT = 5.0
+F_SETPIPE_SZ = 1031  # Linux: a 1 MiB pipe from the master means fewer, larger reads
+KILL_WAIT = 5.0  # seconds for each step of the kill command's own channel
 SID_WAIT = 1.0  # seconds to wait for a stopped command's session id
-POLL = 0.2  # seconds between looks at a kill while the command is silent  # seconds for the kill command's own channel
+POLL = 0.2  # seconds between looks at a kill while the command is silent
 MAX_BASE = 50  # longest $TMPDIR used for the private directory (see private_dir)
-SSH_FAILED = 255  # ssh's exit status for its own failures (and for a remote command killed by a signal)
+SSH_FAILED = 255  # what ssh reports for a command killed by a signal or a master gone (no exit status)
 
 
 def private_dir() -> str:
@@ -85,25 +88,14 @@ class OpenSshConnection:
         self.facts.update(self._master.facts())
         if spec.proxy_jump is not None:
             self.facts["via"] = spec.proxy_jump.address
-        self._argv = channel_argv(self._master.socket)
 
     def execute(self, line: str, sink: Sink, *, timeout: float, dialogue: Dialogue | None = None) -> CommandResult:
         interrupt.check()  # after a stop (Ctrl-C, SIGTERM, SIGHUP): no new command, except cleanup
-        try:
-            proc = subprocess.Popen(self._argv + [SID_REPORT + line],
-                                    stdin=subprocess.PIPE if dialogue is not None else subprocess.DEVNULL,
-                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                    start_new_session=True, env=child_environment())
-        except OSError as exc:
-            raise ArtifactError("failed", f"cannot run ssh: {exc.strerror}") from None
-        assert proc.stdout is not None and proc.stderr is not None
-        try:
-            fcntl.fcntl(proc.stdout.fileno(), F_SETPIPE_SZ, CHUNK)
-        except OSError:
-            pass
+        client, out_fd, err_fd, stdin = self._open(SID_REPORT + line, dialogue is not None)
         err = bytearray()
         sid = SidReader()
-        err_thread = threading.Thread(target=self._drain_stderr, args=(proc, sid, err, dialogue), daemon=True)
+        err_thread = threading.Thread(target=self._drain_stderr, args=(err_fd, stdin, sid, err, dialogue),
+                                      daemon=True)
         err_thread.start()
         timed_out, killed = threading.Event(), threading.Event()
 
@@ -111,64 +103,121 @@ class OpenSshConnection:
             if timeout_hit:
                 timed_out.set()
             killed.set()
-            _kill(proc)
+            client.shutdown()  # the master closes the channel; a read of ours blocked on the socket wakes
 
         timer = threading.Timer(timeout, kill, args=(True,))
         timer.start()
         stop_key = interrupt.register(kill)
         stopped = interrupted = False
+        code: int | None = None
+        failure = None
         try:
+            try:
+                session = client.session_id()
+            except MuxError as exc:  # the host refused the channel (MaxSessions …), the master went away
+                session, failure = None, str(exc)
             # the master holds copies of this channel's pipes until the host closes the channel: after a kill,
             # EOF may come late, so the loop also watches for the kill itself
-            fd = proc.stdout.fileno()
-            while not killed.is_set():
-                if not select.select([fd], [], [], POLL)[0]:
+            while session is not None and not killed.is_set():
+                if not select.select([out_fd], [], [], POLL)[0]:
                     continue
-                data = os.read(fd, CHUNK)
+                data = os.read(out_fd, CHUNK)
                 if not data:
                     break
                 sink(data)
+            if session is not None and not killed.is_set():
+                try:
+                    status = client.exit_status(session)
+                except MuxError as exc:
+                    status, failure = None, str(exc)
+                code = SSH_FAILED if status is None else status  # none: killed by a signal, or master gone
         except SinkFull:
             stopped = True
-            _kill(proc)
+            client.shutdown()
         except BaseException:
             interrupted = True
-            _kill(proc)
+            client.shutdown()
             raise
         finally:
             timer.cancel()
             interrupt.unregister(stop_key)
             ended_early = stopped or interrupted or killed.is_set()
             if ended_early:
+                client.shutdown()
                 self._kill_session(sid)  # the host's side first: then the master lets go of the pipes
-            proc.stdout.close()
-            code = proc.wait()
+            os.close(out_fd)
+            client.close()
             err_thread.join(1 if ended_early else 5)
         interrupt.check()  # killed by a stop: not a result to record
         stderr = err[-STDERR_KEEP:].decode("utf-8", "replace").strip()
-        if code == SSH_FAILED and sid.value is None and not (stopped or timed_out.is_set()):
-            # ssh's own failure before the command started: the master went away, the host dropped us …
-            lines = [ln for ln in stderr.splitlines() if ln.strip()]
-            raise ArtifactError("failed", f"SSH channel failed: {lines[-1] if lines else 'ssh exited 255'}")
+        if failure is not None and sid.value is None and not (stopped or timed_out.is_set()):
+            raise ArtifactError("failed", f"SSH channel failed: {failure}")  # before the command started
         if timed_out.is_set():
             return CommandResult(None, stderr, timed_out=True)
         return CommandResult(None if stopped else code, stderr, stopped=stopped)
 
-    @staticmethod
-    def _drain_stderr(proc: subprocess.Popen, sid: SidReader, err: bytearray, dialogue: Dialogue | None) -> None:
-        fd = proc.stderr.fileno()  # type: ignore[union-attr]
-        for chunk in iter(lambda: os.read(fd, 65536), b""):
-            data = sid.feed(chunk)
-            err.extend(data)
-            del err[:-STDERR_KEEP]
-            if dialogue is not None and data and not proc.stdin.closed:  # type: ignore[union-attr]
-                talk(proc, dialogue, data)
-        if proc.stdin is not None and not proc.stdin.closed:
+    def _open(self, command: str, talk: bool) -> tuple[MuxClient, int, int, BinaryIO | None]:
+        """Ask the master for a session of ``command`` on fresh pipes: the client, stdout, stderr, stdin.
+
+        stdin is /dev/null unless the command has a dialogue (sudo's password): then a pipe we write.
+        """
+        assert self._master is not None
+        try:
+            client = MuxClient(self._master.socket)
+        except MuxError as exc:
+            raise ArtifactError("failed", f"SSH channel failed: {exc}") from None
+        theirs: list[int] = []
+        ours: list[int] = []
+        try:
+            if talk:
+                in_r, in_w = os.pipe()
+                theirs.append(in_r)
+                ours.append(in_w)
+            else:
+                theirs.append(os.open(os.devnull, os.O_RDONLY))
+            for _ in range(2):
+                r, w = os.pipe()
+                ours.append(r)
+                theirs.append(w)
             try:
-                proc.stdin.close()
+                fcntl.fcntl(ours[-2], F_SETPIPE_SZ, CHUNK)
             except OSError:
                 pass
-        proc.stderr.close()  # type: ignore[union-attr]
+            client.open_session(command, *theirs)
+            client.set_timeout(None)  # from here the command's own timeout rules: its kill wakes our reads
+        except BaseException as exc:
+            client.close()
+            for fd in ours:
+                os.close(fd)
+            if isinstance(exc, MuxError):
+                raise ArtifactError("failed", f"SSH channel failed: {exc}") from None
+            if isinstance(exc, OSError):
+                raise ArtifactError("failed", f"SSH channel failed: {exc.strerror or exc}") from None
+            raise
+        finally:
+            for fd in theirs:  # the master has its own copies now: ours would keep the pipes open forever
+                os.close(fd)
+        stdin = os.fdopen(ours[0], "wb", buffering=0) if talk else None
+        return client, ours[-2], ours[-1], stdin
+
+    @staticmethod
+    def _drain_stderr(fd: int, stdin: BinaryIO | None, sid: SidReader, err: bytearray,
+                      dialogue: Dialogue | None) -> None:
+        answerer = SimpleNamespace(stdin=stdin)  # what local.talk writes to
+        try:
+            for chunk in iter(lambda: os.read(fd, 65536), b""):
+                data = sid.feed(chunk)
+                err.extend(data)
+                del err[:-STDERR_KEEP]
+                if dialogue is not None and data and stdin is not None and not stdin.closed:
+                    talk(answerer, dialogue, data)  # type: ignore[arg-type]
+        finally:
+            if stdin is not None and not stdin.closed:
+                try:
+                    stdin.close()
+                except OSError:
+                    pass
+            os.close(fd)
 
     def _kill_session(self, sid: SidReader) -> None:
         """Kill what the command left on the host: its whole session, over a fresh channel."""
@@ -179,10 +228,8 @@ class OpenSshConnection:
             return
         with interrupt.cleanup():
             try:
-                subprocess.run(self._argv + [remote_kill(sid.value)], stdin=subprocess.DEVNULL,
-                               capture_output=True, timeout=KILL_WAIT, start_new_session=True,
-                               env=child_environment())
-            except (OSError, subprocess.SubprocessError):
+                run_quiet(self._master.socket, remote_kill(sid.value), KILL_WAIT)
+            except MuxError:
                 pass  # the connection is gone: sshd ends the session's pipes, the timeout wrapper the rest
 
     def _abandon(self) -> None:
@@ -200,10 +247,3 @@ class OpenSshConnection:
         interrupt.forget_abort(self._abort)
         atexit.unregister(self._abandon)
 
-
-def _kill(proc: subprocess.Popen) -> None:
-    """End the local ssh of one channel (the master then closes the channel on the host)."""
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass

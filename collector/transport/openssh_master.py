@@ -1,7 +1,8 @@
 """The system ``ssh`` as casepack's client: argv, the ControlMaster per host, and ssh's own messages.
 
 One master per host (``ssh -M -N``, authenticated once, in a private 0700 temp dir that also
-holds its socket and log); every command is a channel through it (``ssh -S``). The user's whole
+holds its socket and log); every command is a channel through it, asked for on its socket by
+:mod:`openssh_mux` (no ``ssh`` process per command). The user's whole
 ssh config applies (``Match``, ``CertificateFile``, GSSAPI, FIDO keys, ``ProxyJump`` …) except
 what casepack decides itself, passed explicitly on every ssh command line: strict host keys
 against one known_hosts file (``accept-new`` only when asked), no forwardings, no TTY, no
@@ -22,6 +23,7 @@ from collections.abc import Mapping
 from collector import interrupt
 from collector.errors import TransportError
 from collector.secrets import child_environment
+from collector.transport import openssh_mux
 from collector.transport.ssh import (
     SshSpec,
     auth_error,
@@ -87,18 +89,6 @@ def proxy_command(jump: SshSpec, target: SshSpec, batch: bool, config: str | Non
     return shlex.join(argv).replace("%", "%%")
 
 
-def channel_argv(socket: str) -> list[str]:
-    """``ssh … -- casepack`` for one command through the master at ``socket`` (the command follows).
-
-    Everything about the host was settled by the master: no config is read per command (no ``Match exec``
-    run again, no ``SendEnv``, no agent forwarding asked), and ``ProxyCommand=false`` means that if the
-    master is gone the command fails (exit 255) instead of ssh logging in anew.
-    """
-    return [SSH, "-F", "/dev/null", "-o", f"ControlPath={_path(socket)}", "-o", "ControlMaster=no",
-            "-o", "ProxyCommand=false", "-o", "BatchMode=yes", "-o", "EscapeChar=none", "-o", "LogLevel=ERROR",
-            "-T", "--", "casepack"]
-
-
 class Master:
     """``ssh -M -N``: one authenticated connection per host; its socket and log in ``tmp`` (0700)."""
 
@@ -133,6 +123,12 @@ class Master:
                 raise TransportError(f"cannot connect to {self.spec.address}: no answer in {wait:g}s",
                                      hint="check the address, port, firewall and that sshd runs")
             time.sleep(READY_POLL)
+        try:  # casepack opens every channel on this socket itself: does the master speak its protocol?
+            openssh_mux.alive_check(self.socket)
+        except openssh_mux.MuxError as exc:
+            self.stop()
+            raise TransportError(f"cannot open channels through the ssh master for {self.spec.address}: {exc}",
+                                 hint="use --ssh-client paramiko") from None
 
     def log(self) -> str:
         try:
@@ -145,7 +141,7 @@ class Master:
         return login_facts(self.log())
 
     def stop(self) -> None:
-        """``ssh -O exit`` (the master closes its channels and the connection), else SIGKILL.
+        """What ``ssh -O exit`` asks, over the socket (the master closes its channels and the connection), else SIGKILL.
 
         Not SIGTERM: a master started from a worker thread inherits its blocked SIGINT/SIGTERM/SIGHUP
         (:func:`collector.interrupt.worker_thread`).
@@ -153,10 +149,9 @@ class Master:
         if self.proc.poll() is not None:
             return
         try:
-            subprocess.run(channel_argv(self.socket)[:-2] + ["-O", "exit", "casepack"],
-                           capture_output=True, stdin=subprocess.DEVNULL, timeout=STOP_WAIT)
+            openssh_mux.terminate(self.socket, STOP_WAIT)
             self.proc.wait(STOP_WAIT)
-        except (OSError, subprocess.SubprocessError):
+        except (openssh_mux.MuxError, subprocess.SubprocessError):
             self.proc.kill()
             self.proc.wait()
 
