@@ -222,6 +222,9 @@ def open_transport(spec: SshSpec, checker: HostKeyChecker, prompt: PassphrasePro
                                     timeout=spec.connect_timeout)
         else:
             sock = socket.create_connection((spec.hostname, spec.port), timeout=spec.connect_timeout)
+            # each command is a few small packets each way (open, exec, EOF, exit status, close): with
+            # Nagle on, one of them waits for the host's delayed ACK, ~40 ms per command (OpenSSH sets it too)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     except (OSError, paramiko.SSHException) as exc:
         _close(chain)
         reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
