@@ -30,6 +30,8 @@ VALUE_GROUPS = ("s", "t", "dq", "sq", "cd")
 DATA_ANCHORS = (b"data:", b'data"')
 YAML_HOLD = 4 << 20  # a YAML file up to this size is read whole before it is redacted
 MIN_LITERAL = 4  # shorter known secrets are ignored: they would hit ordinary words
+# what LineMixin._headless_keys looks for first (bit 0 of a scanner survey): without it a block has no key end line
+KEY_END_SURVEY = rb"PRIVATE KEY-----|Static key V1-----"
 
 
 class Redactor:
@@ -65,7 +67,11 @@ class Redactor:
             anchors.update(r.anchors)
         self.unanchored = tuple(r for r in self.rules if not r.anchors)
         anchors -= CONFIG_ONLY_ANCHORS
-        self.scanner: Scanner = make_scanner(_minimal(anchors), scanner)
+        # surveyed in the scanner's pass: bit 0 a cut-off key's end line, then each unanchored rule's prefilter
+        prefilters = [r.prefilter for r in self.unanchored if r.prefilter is not None]
+        self.unanchored_bits = tuple(0 if r.prefilter is None else 1 << (1 + prefilters.index(r.prefilter))
+                                     for r in self.unanchored)
+        self.scanner: Scanner = make_scanner(_minimal(anchors), scanner, (KEY_END_SURVEY, *prefilters))
         self._scanner_choice = scanner
         self.config_rules = CONFIG_RULES
         self.file_rules = FILE_RULES
@@ -272,18 +278,28 @@ class RedactionStream(LineMixin):
     def _process(self, block: bytes) -> bytes:
         """Redact complete lines: those holding an anchor, every line of config files, lines inside a secret."""
         block = self._literals(block)
-        block = self._headless_keys(block)
+        red = self.redactor
+        survey = None
+        if self._all_lines:
+            block = self._headless_keys(block)
+        else:  # one scanner pass: the anchored lines, and whether the key-end and unanchored passes can find anything
+            survey = red.scanner.survey(block)
+            if survey[1] & 1:
+                keyed = self._headless_keys(block)
+                if keyed is not block:
+                    block, survey = keyed, red.scanner.survey(keyed)
         self._count_config(len(block))
         anchored = None
         if self._all_lines:
             starts = [0] + [m.end() for m in re.finditer(b"\n", block) if m.end() < len(block)]
             anchored = self._plan.anchored(block)
         else:
-            starts = self.redactor.scanner.line_starts(block)
-            if self.redactor.unanchored:
-                extra = {block.rfind(b"\n", 0, m.start()) + 1 for r in self.redactor.unanchored
-                         for m in r.pattern.finditer(block)}
-                starts = sorted(extra.union(starts))
+            starts, seen = survey or red.scanner.survey(block)
+            if red.unanchored:
+                extra = {block.rfind(b"\n", 0, m.start()) + 1 for r, bit in zip(red.unanchored, red.unanchored_bits)
+                         if not bit or seen & bit for m in r.pattern.finditer(block)}
+                if extra:
+                    starts = sorted(extra.union(starts))
         out: list[bytes] = []
         pos, n, i = 0, len(block), 0
         while pos < n:
