@@ -16,7 +16,6 @@ import threading
 from collections.abc import Iterable, Sequence
 from typing import Protocol
 
-
 ALL = -1  # a survey mask: every extra expression may be present
 
 

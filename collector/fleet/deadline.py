@@ -22,7 +22,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-
 from collector import interrupt
 from collector.errors import ArtifactError, CasepackError, TransportError
 from collector.transport.base import CommandResult, Dialogue, Sink
