@@ -296,8 +296,9 @@ class RedactionStream(LineMixin):
         else:
             starts, seen = survey or red.scanner.survey(block)
             if red.unanchored:
-                extra = {block.rfind(b"\n", 0, m.start()) + 1 for r, bit in zip(red.unanchored, red.unanchored_bits, strict=True)
-                         if not bit or seen & bit for m in r.pattern.finditer(block)}
+                pairs = zip(red.unanchored, red.unanchored_bits, strict=True)
+                extra = {block.rfind(b"\n", 0, m.start()) + 1 for r, bit in pairs if not bit or seen & bit
+                         for m in r.pattern.finditer(block)}
                 if extra:
                     starts = sorted(extra.union(starts))
         out: list[bytes] = []
