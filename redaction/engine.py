@@ -28,6 +28,7 @@ from redaction.scan import Scanner, make_scanner
 MAX_LINE = 1 << 20  # a line longer than this is processed in pieces
 VALUE_GROUPS = ("s", "t", "dq", "sq", "cd")
 DATA_ANCHORS = (b"data:", b'data"')
+LONG_LINES = 64  # bytes per line on average above which newlines are counted with replace, not count
 YAML_HOLD = 4 << 20  # a YAML file up to this size is read whole before it is redacted
 MIN_LITERAL = 4  # shorter known secrets are ignored: they would hit ordinary words
 # what LineMixin._headless_keys looks for first (bit 0 of a scanner survey): without it a block has no key end line
@@ -199,6 +200,7 @@ class RedactionStream(LineMixin):
         self._pending = b""
         self._ln = 1  # line number of the next byte processed
         self._midline = False  # the last block processed ended inside a line (an overlong one)
+        self._long_lines = False  # the last block's lines averaged over LONG_LINES bytes (how to count newlines)
         self._init_lines(name)
         self._hold: list[bytes] | None = [] if self._yaml and self._config else None
         self._held = 0
@@ -275,6 +277,15 @@ class RedactionStream(LineMixin):
         out.append(block[pos:])
         return b"".join(out)
 
+    def _newlines(self, block: bytes, start: int, end: int) -> int:
+        """``block.count(b"\\n", start, end)``. ``count`` tests every byte (~2.7 GB/s); ``replace`` finds each
+        newline with memchr and is ~3x faster on log lines, ~10x slower on very short ones: the last block's
+        average line length decides (measured, 64 KiB of log: 26 µs against 8 µs)."""
+        if not self._long_lines:
+            return block.count(b"\n", start, end)
+        part = block[start:end]
+        return len(part) - len(part.replace(b"\n", b""))
+
     def _process(self, block: bytes) -> bytes:
         """Redact complete lines: those holding an anchor, every line of config files, lines inside a secret."""
         block = self._literals(block)
@@ -302,17 +313,17 @@ class RedactionStream(LineMixin):
                 if extra:
                     starts = sorted(extra.union(starts))
         out: list[bytes] = []
-        pos, n, i = 0, len(block), 0
+        pos, n, i, first_line = 0, len(block), 0, self._ln
         while pos < n:
             if self._mode is None:
                 while i < len(starts) and starts[i] < pos:
                     i += 1
                 if i == len(starts):
                     out.append(block[pos:])
-                    self._ln += block.count(b"\n", pos)
+                    self._ln += self._newlines(block, pos, n)
                     break
                 out.append(block[pos:starts[i]])
-                self._ln += block.count(b"\n", pos, starts[i])
+                self._ln += self._newlines(block, pos, starts[i])
                 pos = starts[i]
             end = block.find(b"\n", pos)
             end = n if end < 0 else end + 1
@@ -321,6 +332,7 @@ class RedactionStream(LineMixin):
             if block[end - 1:end] == b"\n":
                 self._ln += 1
             pos = end
+        self._long_lines = n > LONG_LINES * (self._ln - first_line)
         text = b"".join(out)
         pseudo = self.redactor.pseudonymizer
         if pseudo is not None and text:

@@ -70,3 +70,25 @@ def test_survey_mask_reports_the_extras() -> None:
     assert mask & 1
     _, mask = r.scanner.survey(plain + b"id SK" + b"ab" * 16 + b"\n")
     assert mask & ~1 and not mask & 1
+
+
+@pytest.mark.parametrize("scanner", ["re", "hyperscan"] if HAVE_HYPERSCAN else ["re"])
+def test_audit_line_numbers_whatever_the_line_lengths(scanner: str) -> None:
+    """Newlines are counted two ways (long lines: replace; short: count): the audit's line numbers stay exact."""
+    rnd = random.Random(7)
+    lines, expected = [], []
+    for block in range(12):  # runs of long lines, of empty/short lines, and mixed
+        for _ in range(rnd.randrange(200, 3000)):
+            kind = block % 3
+            width = (rnd.randrange(100, 400), rnd.randrange(0, 3), rnd.randrange(0, 200))[kind]
+            if rnd.randrange(97) == 0:
+                expected.append(len(lines) + 1)
+                lines.append(f"connecting to postgres://app:S3cr{rnd.getrandbits(40):x}@db.internal/x " + "y" * width)
+            else:
+                lines.append("z" * width)
+    data = ("\n".join(lines) + "\n").encode()
+    s = Redactor(salt=b"s", scanner=scanner).stream("var/log/app.log")
+    for i in range(0, len(data), 65536):
+        s.feed(data[i:i + 65536])
+    s.close()
+    assert [a["line"] for a in s.audit] == expected
