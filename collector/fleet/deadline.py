@@ -105,6 +105,22 @@ class DeadlineConnection:
         self._closer.daemon = True
         self._closer.start()
 
+    def read_file(self, path: str, sink: Sink, *, offset: int, timeout: float,
+                  gentle: bool) -> CommandResult | None:
+        """The wrapped connection's in-process read (a local one), bound by the deadline like a command."""
+        here = getattr(self._conn, "read_file", None)
+        if here is None:
+            return None
+        left = self.deadline.remaining() or 0.0
+        if interrupt.in_cleanup():
+            return here(path, sink, offset=offset, timeout=min(timeout, max(left, 0.0) + CLEANUP_TIME), gentle=gentle)
+        if left <= 0:
+            raise ArtifactError("failed", self.deadline.message)
+        result = here(path, sink, offset=offset, timeout=min(timeout, left), gentle=gentle)
+        if result is not None and result.timed_out and self.deadline.passed:
+            raise ArtifactError("failed", self.deadline.message)
+        return result
+
     def execute(self, line: str, sink: Sink, *, timeout: float, dialogue: Dialogue | None = None) -> CommandResult:
         left = self.deadline.remaining() or 0.0
         if interrupt.in_cleanup():  # removing what an earlier command left: allowed a little past the deadline
