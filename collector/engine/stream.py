@@ -28,13 +28,18 @@ _PROBE_LINES = 2000  # lines without a readable timestamp before the filter give
 _MAX_HELD = 1 << 20  # bytes held while deciding (an over-long line is decided on its start)
 
 
-def pieces(data: bytes, size: int = PIECE) -> Iterator[bytes]:
-    """``data`` in pieces of at most ``size`` bytes (itself, when it is small enough)."""
+def pieces(data: bytes, size: int = PIECE) -> Iterator[bytes | memoryview]:
+    """``data`` in pieces of at most ``size`` bytes (itself, when it is small enough).
+
+    The pieces are views of ``data`` (immutable: a view stays valid): slicing bytes would copy every byte
+    once more. Redaction makes bytes of them; a spool takes them as they are (zstd and sha256 read buffers).
+    """
     if len(data) <= size:
         yield data
         return
+    view = memoryview(data)
     for i in range(0, len(data), size):
-        yield data[i:i + size]
+        yield view[i:i + size]
 
 
 class SinceFilter:
