@@ -10,6 +10,7 @@ import os
 import platform
 import re
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -248,3 +249,30 @@ def test_reads_in_threads_keep_their_own_io_priority(tmp_path: Path) -> None:
         t.join()
     assert not errors
 
+
+
+def test_the_host_deadline_bounds_the_in_process_read(tmp_path: Path, gentle_already) -> None:
+    from collector.fleet.deadline import DeadlineConnection, HostDeadline
+    from collector.transport.local import LocalConnection
+
+    f = tmp_path / "f.log"
+    f.write_bytes(lines(40000))
+    conn = DeadlineConnection(LocalConnection("h"), HostDeadline(60))
+    got = bytearray()
+    res = conn.read_file(str(f), got.extend, offset=5, timeout=30, gentle=True)
+    assert res is not None and res.exit_code == 0 and bytes(got) == f.read_bytes()[5:]
+    passed = HostDeadline(60)
+    passed.end = 0.0  # long gone
+    with pytest.raises(ArtifactError) as err:
+        DeadlineConnection(LocalConnection("h"), passed).read_file(str(f), got.extend, offset=0, timeout=30,
+                                                                    gentle=True)
+    assert err.value.status == "failed" and "deadline" in err.value.reason
+    ending = HostDeadline(60)
+    ending.end = time.monotonic() + 0.05  # passes during the read: the read is bound by what was left
+
+    def slow(data: bytes) -> None:
+        time.sleep(0.1)
+
+    with pytest.raises(ArtifactError) as err:
+        DeadlineConnection(LocalConnection("h"), ending).read_file(str(f), slow, offset=0, timeout=30, gentle=True)
+    assert "deadline" in err.value.reason
