@@ -200,7 +200,7 @@ class Spool(SpoolFile):
         self.cap = cap
         self.truncated = False
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes | memoryview) -> None:
         if self.cap is not None and self.size + len(data) > self.cap:
             data = data[: self.cap - self.size]
             self.truncated = True
@@ -211,7 +211,7 @@ class Spool(SpoolFile):
         if self.truncated:
             raise SinkFull()
 
-    def write_all(self, data: bytes) -> None:
+    def write_all(self, data: bytes | memoryview) -> None:
         """Like :meth:`write`, but a full spool just drops the rest."""
         try:
             self.write(data)
