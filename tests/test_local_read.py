@@ -132,10 +132,17 @@ def test_errors_and_offsets_are_the_commands(tmp_path: Path, reads, gentle_alrea
     assert len(reads) == 7
 
 
-def test_a_fifo_is_left_to_the_command(tmp_path: Path) -> None:
+def test_a_fifo_and_size_0_files_are_left_to_the_command(tmp_path: Path, gentle_already) -> None:
+    """A FIFO would block; a /proc-like file (size 0) may block too: only the command's timeout can end those."""
     fifo = tmp_path / "pipe"
     os.mkfifo(fifo)
     assert localread.read_here(str(fifo), lambda d: None, offset=0, timeout=5, gentle=True) is None
+    empty = tmp_path / "empty"
+    empty.write_bytes(b"")
+    assert localread.read_here(str(empty), lambda d: None, offset=0, timeout=5, gentle=True) is None
+    assert localread.read_here("/proc/self/status", lambda d: None, offset=0, timeout=5, gentle=True) is None
+    here, cat = _both(str(empty))
+    assert here == cat == (0, b"")
 
 
 def test_a_file_growing_while_read_is_read_to_its_end_as_cat_does(tmp_path: Path, gentle_already) -> None:

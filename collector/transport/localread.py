@@ -6,8 +6,9 @@ of CPU per GB of log, about 5 % of a local collect (docs/write-path.md). Reading
 what the command did — bytes from ``offset`` to the end of the file as it is while read, the same
 deadline and stop handling, the same low I/O priority — and hands anything it cannot do the same
 way back to the command (:meth:`collector.transport.host.Host.read`): a file that cannot be opened
-or read from its first byte (missing, denied, a directory, a FIFO or device), so the errors, their
-messages and the fall-back to sudo stay those of the command.
+or read from its first byte (missing, denied, a directory, a FIFO or device), or whose size is 0 (empty,
+or a /proc-like file, which may block: the command's timeout can end it, a read here could not), so the
+errors, their messages and the fall-back to sudo stay those of the command.
 """
 
 from __future__ import annotations
@@ -66,7 +67,8 @@ def read_here(path: str, sink: Sink, *, offset: int, timeout: float, gentle: boo
     Returns what the command's run would have returned (exit 0; ``stopped`` when the sink is full;
     ``timed_out`` past ``timeout`` seconds; exit 1 with the command's message on a read error after
     the first byte), or None when the command should run instead: the file cannot be opened, is not
-    a regular file, or its first read fails — the command then fails (or succeeds with sudo) as before.
+    a regular file, has size 0, or its first read fails — the command then fails (or succeeds with sudo)
+    as before.
     """
     interrupt.check()  # SIGTERM/SIGHUP: no new read, except cleanup (as LocalConnection.execute)
     try:
@@ -74,7 +76,8 @@ def read_here(path: str, sink: Sink, *, offset: int, timeout: float, gentle: boo
     except OSError:
         return None
     try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or not st.st_size:  # size 0: empty, or /proc-like (may block, e.g. kmsg)
             return None
         os.set_blocking(fd, True)
         if offset:
