@@ -28,8 +28,11 @@ from redaction.scan import Scanner, make_scanner
 MAX_LINE = 1 << 20  # a line longer than this is processed in pieces
 VALUE_GROUPS = ("s", "t", "dq", "sq", "cd")
 DATA_ANCHORS = (b"data:", b'data"')
+LONG_LINES = 64  # bytes per line on average above which newlines are counted with replace, not count
 YAML_HOLD = 4 << 20  # a YAML file up to this size is read whole before it is redacted
 MIN_LITERAL = 4  # shorter known secrets are ignored: they would hit ordinary words
+# what LineMixin._headless_keys looks for first (bit 0 of a scanner survey): without it a block has no key end line
+KEY_END_SURVEY = rb"PRIVATE KEY-----|Static key V1-----"
 
 
 class Redactor:
@@ -65,7 +68,11 @@ class Redactor:
             anchors.update(r.anchors)
         self.unanchored = tuple(r for r in self.rules if not r.anchors)
         anchors -= CONFIG_ONLY_ANCHORS
-        self.scanner: Scanner = make_scanner(_minimal(anchors), scanner)
+        # surveyed in the scanner's pass: bit 0 a cut-off key's end line, then each unanchored rule's prefilter
+        prefilters = [r.prefilter for r in self.unanchored if r.prefilter is not None]
+        self.unanchored_bits = tuple(0 if r.prefilter is None else 1 << (1 + prefilters.index(r.prefilter))
+                                     for r in self.unanchored)
+        self.scanner: Scanner = make_scanner(_minimal(anchors), scanner, (KEY_END_SURVEY, *prefilters))
         self._scanner_choice = scanner
         self.config_rules = CONFIG_RULES
         self.file_rules = FILE_RULES
@@ -193,6 +200,7 @@ class RedactionStream(LineMixin):
         self._pending = b""
         self._ln = 1  # line number of the next byte processed
         self._midline = False  # the last block processed ended inside a line (an overlong one)
+        self._long_lines = False  # the last block's lines averaged over LONG_LINES bytes (how to count newlines)
         self._init_lines(name)
         self._hold: list[bytes] | None = [] if self._yaml and self._config else None
         self._held = 0
@@ -269,33 +277,53 @@ class RedactionStream(LineMixin):
         out.append(block[pos:])
         return b"".join(out)
 
+    def _newlines(self, block: bytes, start: int, end: int) -> int:
+        """``block.count(b"\\n", start, end)``. ``count`` tests every byte (~2.7 GB/s); ``replace`` finds each
+        newline with memchr and is ~3x faster on log lines, ~10x slower on very short ones: the last block's
+        average line length decides (measured, 64 KiB of log: 26 µs against 8 µs)."""
+        if not self._long_lines:
+            return block.count(b"\n", start, end)
+        part = block[start:end]
+        return len(part) - len(part.replace(b"\n", b""))
+
     def _process(self, block: bytes) -> bytes:
         """Redact complete lines: those holding an anchor, every line of config files, lines inside a secret."""
         block = self._literals(block)
-        block = self._headless_keys(block)
+        red = self.redactor
+        survey = None
+        if self._all_lines:
+            block = self._headless_keys(block)
+        else:  # one scanner pass: the anchored lines, and whether the key-end and unanchored passes can find anything
+            survey = red.scanner.survey(block)
+            if survey[1] & 1:
+                keyed = self._headless_keys(block)
+                if keyed is not block:
+                    block, survey = keyed, red.scanner.survey(keyed)
         self._count_config(len(block))
         anchored = None
         if self._all_lines:
             starts = [0] + [m.end() for m in re.finditer(b"\n", block) if m.end() < len(block)]
             anchored = self._plan.anchored(block)
         else:
-            starts = self.redactor.scanner.line_starts(block)
-            if self.redactor.unanchored:
-                extra = {block.rfind(b"\n", 0, m.start()) + 1 for r in self.redactor.unanchored
+            starts, seen = survey or red.scanner.survey(block)
+            if red.unanchored:
+                pairs = zip(red.unanchored, red.unanchored_bits, strict=True)
+                extra = {block.rfind(b"\n", 0, m.start()) + 1 for r, bit in pairs if not bit or seen & bit
                          for m in r.pattern.finditer(block)}
-                starts = sorted(extra.union(starts))
+                if extra:
+                    starts = sorted(extra.union(starts))
         out: list[bytes] = []
-        pos, n, i = 0, len(block), 0
+        pos, n, i, first_line = 0, len(block), 0, self._ln
         while pos < n:
             if self._mode is None:
                 while i < len(starts) and starts[i] < pos:
                     i += 1
                 if i == len(starts):
                     out.append(block[pos:])
-                    self._ln += block.count(b"\n", pos)
+                    self._ln += self._newlines(block, pos, n)
                     break
                 out.append(block[pos:starts[i]])
-                self._ln += block.count(b"\n", pos, starts[i])
+                self._ln += self._newlines(block, pos, starts[i])
                 pos = starts[i]
             end = block.find(b"\n", pos)
             end = n if end < 0 else end + 1
@@ -304,6 +332,7 @@ class RedactionStream(LineMixin):
             if block[end - 1:end] == b"\n":
                 self._ln += 1
             pos = end
+        self._long_lines = n > LONG_LINES * (self._ln - first_line)
         text = b"".join(out)
         pseudo = self.redactor.pseudonymizer
         if pseudo is not None and text:

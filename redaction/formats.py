@@ -31,9 +31,10 @@ VENDOR_RULES: tuple[Rule, ...] = (
     rule("stripe-key", rb"\b(?P<s>whsec_[0-9a-zA-Z]{24,}+|(?:rk|sk)_(?:live|test)_[0-9a-zA-Z]{24,}+)",
          (b"whsec_", b"rk_live_", b"sk_live_", b"rk_test_", b"sk_test_"), flags=0),
     # Twilio SK…/AC… + 32 hex: no rare literal, so searched over whole blocks (anchors ()); each pattern
-    # starts with its literal so that `re` can skip ahead to it
-    rule("twilio-key", rb"SK(?<![\w-]SK)(?P<s>[0-9a-f]{32})(?![\w-])", (), flags=0),
-    rule("twilio-key", rb"AC(?<![\w-]AC)(?P<s>[0-9a-f]{32})(?![\w-])", (), flags=0),
+    # starts with its literal so that `re` can skip ahead to it; with hyperscan, a block where the prefilter
+    # (the literal + 32 hex, every match holds it) is absent skips that pass
+    rule("twilio-key", rb"SK(?<![\w-]SK)(?P<s>[0-9a-f]{32})(?![\w-])", (), flags=0, prefilter=rb"SK[0-9a-f]{32}"),
+    rule("twilio-key", rb"AC(?<![\w-]AC)(?P<s>[0-9a-f]{32})(?![\w-])", (), flags=0, prefilter=rb"AC[0-9a-f]{32}"),
     rule("mailgun-key", rb"(?<![\w-])(?P<s>key-[0-9a-zA-Z]{32})(?![\w-])", b"key-", flags=0),
     rule("anthropic-key", rb"\b(?P<s>sk-ant-[\w-]{32,}+)", b"sk-ant-", flags=0),
     rule("square-token", rb"\b(?P<s>sq0(?:atp|csp)-[\w-]{22,}+|EAAA[\w-]{60,}+)", (b"sq0", b"eaaa"), flags=0),

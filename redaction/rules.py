@@ -76,12 +76,16 @@ class Rule:
     anchors: tuple[bytes, ...]  # lower-case literals; every match contains one. () = run on every line
     check_value: bool = False  # skip values matching NOT_SECRET (and names with a NOT_SECRET_SUFFIX)
     check: Callable[[bytes], bool] | None = None  # the value must also pass this (its shape)
+    # unanchored rules only: a hyperscan expression matching wherever ``pattern`` does (a superset), so that a
+    # block it does not match skips the rule's ``re`` pass over the whole block (redaction.scan.HyperScanner.survey)
+    prefilter: bytes | None = None
 
 
 def rule(name: str, pattern: bytes, anchors: tuple[bytes, ...] | bytes, check_value: bool = False,
-         flags: int = re.IGNORECASE, check: Callable[[bytes], bool] | None = None) -> Rule:
+         flags: int = re.IGNORECASE, check: Callable[[bytes], bool] | None = None,
+         prefilter: bytes | None = None) -> Rule:
     return Rule(name, re.compile(pattern, flags), (anchors,) if isinstance(anchors, bytes) else anchors, check_value,
-                check)
+                check, prefilter)
 
 
 _Q = rb"(?:\"(?P<dq>(?:[^\"\\\n]|\\.)*)\"|'(?P<sq>[^'\n]*)')"  # quoted value (content is the secret)

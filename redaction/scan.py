@@ -13,14 +13,18 @@ from __future__ import annotations
 import os
 import re
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Protocol
+
+ALL = -1  # a survey mask: every extra expression may be present
 
 
 class Scanner(Protocol):
     name: str
 
     def line_starts(self, block: bytes) -> list[int]: ...
+
+    def survey(self, block: bytes) -> tuple[list[int], int]: ...
 
 
 def _starts_from_hits(block: bytes, hits: Iterable[int]) -> list[int]:
@@ -73,6 +77,10 @@ class PureScanner:
             alts.append(re.escape(bytes([c])) + (b"(?:" + b"|".join(sub) + b")" if sub != [b""] else b""))
         self._re = re.compile(b"|".join(alts)) if alts else None
 
+    def survey(self, block: bytes) -> tuple[list[int], int]:
+        """The line starts, and every extra expression marked "maybe present" (the caller checks them itself)."""
+        return self.line_starts(block), ALL
+
     def line_starts(self, block: bytes) -> list[int]:
         low = block.lower()
         hits: list[int] = []
@@ -95,41 +103,72 @@ class PureScanner:
         return _starts_from_hits(block, hits)
 
 
+def _literal(word: bytes) -> bytes:
+    """``word`` as a hyperscan expression matching exactly it."""
+    return b"".join(b"\\x%02x" % c for c in word)
+
+
 class HyperScanner:
+    """The anchors (caseless literals) and, in the same pass, ``extras``: case-sensitive hyperscan expressions.
+
+    The extras are what the engine would otherwise look for with a pass of its own over every
+    block (the end line of a private key whose start was cut off, the unanchored rules' prefilters):
+    in the same scan they cost next to nothing (measured: 23 µs per 64 KiB either way, against ~65 µs
+    for the separate ``in`` and ``re`` passes they save).
+    """
+
     name = "hyperscan"
 
-    def __init__(self, anchors: Iterable[bytes]) -> None:
+    def __init__(self, anchors: Iterable[bytes], extras: Sequence[bytes] = ()) -> None:
         import hyperscan
 
         words = sorted(set(anchors))
+        self._n = len(words)
         self._db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
-        self._db.compile(expressions=words, ids=list(range(len(words))), elements=len(words),
-                         flags=hyperscan.HS_FLAG_CASELESS, literal=True)
+        if extras:
+            exprs = [_literal(w) for w in words] + list(extras)
+            self._db.compile(expressions=exprs, ids=list(range(len(exprs))), elements=len(exprs),
+                             flags=[hyperscan.HS_FLAG_CASELESS] * len(words) + [0] * len(extras))
+        else:
+            self._db.compile(expressions=words, ids=list(range(len(words))), elements=len(words),
+                             flags=hyperscan.HS_FLAG_CASELESS, literal=True)
         self._proto = hyperscan.Scratch(self._db)
         self._local = threading.local()  # a scratch space per thread
 
     def line_starts(self, block: bytes) -> list[int]:
+        return self.survey(block)[0]
+
+    def survey(self, block: bytes) -> tuple[list[int], int]:
+        """Starts of the lines holding an anchor, and a mask: bit ``i`` set when ``extras[i]`` matched."""
         ends: list[int] = []
         add = ends.append
+        n = self._n
+        mask = [0]
 
-        def on_match(_id: int, _start: int, end: int, _flags: int, _ctx: object) -> None:
-            add(end - 1)
+        def on_match(i: int, _start: int, end: int, _flags: int, _ctx: object) -> None:
+            if i < n:
+                add(end - 1)
+            else:
+                mask[0] |= 1 << (i - n)
 
         scratch = getattr(self._local, "scratch", None)
         if scratch is None:
             scratch = self._local.scratch = self._proto.clone()
         self._db.scan(block, match_event_handler=on_match, scratch=scratch)
         ends.sort()
-        return _starts_from_hits(block, ends)
+        return _starts_from_hits(block, ends), mask[0]
 
 
-def make_scanner(anchors: Iterable[bytes], prefer: str | None = None) -> Scanner:
-    """The fastest available scanner; ``prefer`` (or $CASEPACK_SCANNER) = "re" forces the pure one."""
+def make_scanner(anchors: Iterable[bytes], prefer: str | None = None, extras: Sequence[bytes] = ()) -> Scanner:
+    """The fastest available scanner; ``prefer`` (or $CASEPACK_SCANNER) = "re" forces the pure one.
+
+    ``extras``: hyperscan expressions :meth:`HyperScanner.survey` reports (the pure scanner reports all of them).
+    """
     anchors = list(anchors)
     choice = prefer or os.environ.get("CASEPACK_SCANNER", "auto")
     if choice != "re":
         try:
-            return HyperScanner(anchors)
+            return HyperScanner(anchors, extras)
         except ImportError:
             if choice == "hyperscan":
                 raise

@@ -187,7 +187,7 @@ class ArtifactCollector:
                 rest = redact.feed(rest) + redact.close()
                 res.redactions = dict(redact.counts)
             spool.write_all(rest)
-            if offset + read < info.size:
+            if offset + read < info.size and not spool.truncated:  # not a head cap's stop (cat's pipe or 1 MiB)
                 res.notes.append(f"file shrank while read ({info.size} → {offset + read} bytes): rotated or truncated")
             if since and since.dropped:
                 res.notes.append(f"{since.dropped} bytes before the time window dropped")

@@ -28,13 +28,18 @@ _PROBE_LINES = 2000  # lines without a readable timestamp before the filter give
 _MAX_HELD = 1 << 20  # bytes held while deciding (an over-long line is decided on its start)
 
 
-def pieces(data: bytes, size: int = PIECE) -> Iterator[bytes]:
-    """``data`` in pieces of at most ``size`` bytes (itself, when it is small enough)."""
+def pieces(data: bytes, size: int = PIECE) -> Iterator[bytes | memoryview]:
+    """``data`` in pieces of at most ``size`` bytes (itself, when it is small enough).
+
+    The pieces are views of ``data`` (immutable: a view stays valid): slicing bytes would copy every byte
+    once more. Redaction makes bytes of them; a spool takes them as they are (zstd and sha256 read buffers).
+    """
     if len(data) <= size:
         yield data
         return
+    view = memoryview(data)
     for i in range(0, len(data), size):
-        yield data[i:i + size]
+        yield view[i:i + size]
 
 
 class SinceFilter:
@@ -195,7 +200,7 @@ class Spool(SpoolFile):
         self.cap = cap
         self.truncated = False
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes | memoryview) -> None:
         if self.cap is not None and self.size + len(data) > self.cap:
             data = data[: self.cap - self.size]
             self.truncated = True
@@ -206,7 +211,7 @@ class Spool(SpoolFile):
         if self.truncated:
             raise SinkFull()
 
-    def write_all(self, data: bytes) -> None:
+    def write_all(self, data: bytes | memoryview) -> None:
         """Like :meth:`write`, but a full spool just drops the rest."""
         try:
             self.write(data)

@@ -58,7 +58,7 @@ class TailSpool(SpoolFile):
         self._newlines = 0
         self._last = b""
         self._hash: hashlib._Hash | None = hashlib.sha256()  # dropped once a cut is certain
-        self._chunks: list[bytes] = []
+        self._chunks: list[bytes | memoryview] = []
         self._filled = 0
         self._segments: list[_Segment] = []
         self._held: deque[_Segment] = deque()
@@ -67,13 +67,13 @@ class TailSpool(SpoolFile):
         self._zc = compressor(threads=0)  # used by the helper thread only, until finish
 
     # -- receiving --------------------------------------------------------------------------------
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes | memoryview) -> None:
         if not data:
             return
         if self._hash is not None:
             self._hash.update(data)
         self.size += len(data)
-        self._last = data[-1:]
+        self._last = bytes(data[-1:])  # not a view: it would keep its whole read chunk
         self._chunks.append(data)
         self._filled += len(data)
         if self._filled >= SEGMENT:

@@ -8,6 +8,7 @@ was refused, or nothing was found) live here, so a new transport is only
 
 from __future__ import annotations
 
+import os
 import secrets
 import shlex
 from collections.abc import Mapping, Sequence
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 from collector import interrupt
 from collector.errors import ArtifactError
 from collector.transport.base import (
+    NICENESS,
     CommandResult,
     Connection,
     FileInfo,
@@ -135,7 +137,9 @@ class Host:
             count[0] += len(data)
             sink(data)
 
-        res = self.run(cmd, counting, timeout=timeout)
+        res = self._read_here(path, counting, offset, timeout)
+        if res is None:
+            res = self.run(cmd, counting, timeout=timeout)
         refused = res.exit_code not in (0, None) and not count[0] and (
             res.denied or "no such file" in res.stderr.lower())
         if refused and as_root and self.can_escalate:
@@ -152,6 +156,21 @@ class Host:
                 raise ArtifactError("denied", f"{res.last_error}{hint}")
             raise ArtifactError("failed", f"reading {path} failed: {res.last_error or res.exit_code}")
         return count[0]
+
+    def _read_here(self, path: str, sink: Sink, offset: int, timeout: float) -> CommandResult | None:
+        """A local connection reads the file in casepack's process (:mod:`collector.transport.localread`) when
+        that is as gentle as the command: niceness already at the commands' (casepack renices itself collecting
+        locally) or commands not niced. None: run the command (also for what the in-process read cannot do)."""
+        here = getattr(self.conn, "read_file", None)
+        if here is None or os.environ.get("CASEPACK_READ") == "command":
+            return None
+        if self.nice:
+            try:
+                if os.getpriority(os.PRIO_PROCESS, 0) < NICENESS:
+                    return None
+            except OSError:
+                return None
+        return here(path, sink, offset=offset, timeout=timeout, gentle=self.nice)
 
     def sqlite_backup(self, path: str, dest: str, *, timeout: float, as_root: bool = False) -> str:
         """``sqlite3`` ``VACUUM INTO`` on the host into a private temp dir, streamed back, temp dir removed."""

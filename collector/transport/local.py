@@ -12,6 +12,7 @@ from collector import interrupt
 from collector.errors import ArtifactError
 from collector.secrets import child_environment
 from collector.transport.base import CHUNK, STDERR_KEEP, CommandResult, Dialogue, Sink, SinkFull
+from collector.transport.localread import read_here
 
 
 class LocalConnection:
@@ -89,6 +90,14 @@ class LocalConnection:
             timed_out=timed_out.is_set(),
             stopped=stopped,
         )
+
+    def read_file(self, path: str, sink: Sink, *, offset: int, timeout: float,
+                  gentle: bool) -> CommandResult | None:
+        """Read ``path`` in this process (what ``cat``/``tail -c +N`` would give), or None: run the command.
+
+        See :mod:`collector.transport.localread`; ``gentle``: at the I/O priority of the commands.
+        """
+        return read_here(path, sink, offset=offset, timeout=timeout, gentle=gentle)
 
     def close(self) -> None:
         pass
