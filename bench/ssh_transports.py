@@ -87,22 +87,35 @@ def big_file(fleet: SshFleet, work: Path, casepack: Callable[..., list[str]], en
               f"{wall / pipe:5.2f}x ssh cat|zstd   CPU here {statistics.median(cpus[name]):5.2f} s{mem}")
 
 
-def many_hosts(work: Path, casepack: Callable[..., list[str]], env: dict, args: Namespace) -> None:
+def many_hosts(_fleet: SshFleet, work: Path, casepack: Callable[..., list[str]], env: dict, args: Namespace) -> None:
     fleet_probe = work / "fleet.toml"
     fleet_probe.write_text(FLEET_PROBE.format(small=small_logs(work)))
     names = [f"h{i + 1}" for i in range(args.hosts)]
     print(f"\n{args.hosts} hosts vs 1 host × (version, 20 logs of 256 KiB, ps, check), medians of {args.rounds}")
+    cores = len(os.sched_getaffinity(0))
     for client in SSH_CLIENTS:
-        one, many, cpu, peak = [], [], [], 0.0
+        one, many, cpu, there, peak = [], [], [], [], 0.0
         for _ in range(args.rounds):
             one.append(cpu_timed(casepack(client, "h1", "-p", str(fleet_probe)), env)[0])
+            before = _busy()
             wall, used, mem = cpu_timed(casepack(client, *names, "-p", str(fleet_probe), "-j", str(args.hosts)), env)
+            there.append(max(0.0, _busy() - before - used))  # the hosts' sshd and commands (and anything else)
             many.append(wall)
             cpu.append(used)
             peak = max(peak, mem)
         o, m = statistics.median(one), statistics.median(many)
+        here, far = statistics.median(cpu), statistics.median(there)
         print(f"  {client:9s} 1 host {o:5.2f} s   {args.hosts} hosts {m:5.2f} s   ratio {m / o:.2f}x   "
-              f"CPU here {statistics.median(cpu):5.2f} s   peak RSS {peak:.0f} MiB")
+              f"CPU here {here:5.2f} s   rest of the machine {far:5.2f} s   peak RSS {peak:.0f} MiB")
+        print(f"  {'':9s} both sides share {cores} cores here: {args.hosts} hosts cannot take less than "
+              f"{(here + far) / cores:.2f} s ({(here + far) / cores / o:.2f}x one host); this side alone needs "
+              f"{here / cores:.2f} s ({here / cores / o:.2f}x)")
+
+
+def _busy() -> float:
+    """CPU seconds this machine has spent busy (all processes: /proc/stat's first line, not idle/iowait)."""
+    user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, Path("/proc/stat").read_text().split()[1:9])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
 def _cpu_of(pid: int) -> float:
@@ -166,7 +179,7 @@ def main() -> None:
             if args.only in (None, "big"):
                 big_file(fleet, work, casepack, env, args)
             if args.only in (None, "hosts"):
-                many_hosts(work, casepack, env, args)
+                many_hosts(fleet, work, casepack, env, args)
             if args.only in (None, "commands"):
                 per_command(fleet)
     finally:
