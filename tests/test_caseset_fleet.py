@@ -12,7 +12,7 @@ import pytest
 
 from collector.fleet.caseset import MANIFEST
 from tests.setkit import age_identity, cli
-from tests.sshfleet import SshFleet, fleet_of, is_root, sshd_available
+from tests.sshfleet import SSH_CLIENTS, SshFleet, fleet_of, is_root, sshd_available
 
 pytestmark = [
     pytest.mark.skipif(not sshd_available(), reason="needs /usr/sbin/sshd (apt-get install openssh-server)"),
@@ -31,9 +31,9 @@ paths = ["{root}/app.log"]
 '''
 
 
-@pytest.fixture(scope="module")
-def fleet(tmp_path_factory: pytest.TempPathFactory):
-    yield from fleet_of(tmp_path_factory.mktemp("setfleet"), *NODES)
+@pytest.fixture(scope="module", params=SSH_CLIENTS)
+def fleet(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest):
+    yield from fleet_of(tmp_path_factory.mktemp("setfleet"), *NODES, client=request.param)
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +59,8 @@ def case_set(fleet: SshFleet, app: Path, tmp_path_factory: pytest.TempPathFactor
     probe.write_text(PROBE.format(root=app))
     bundles = []
     for label, hosts in (("a", NODES[:2]), ("b", NODES[2:])):
-        proc = cli("collect", *hosts, "-p", str(probe), "--ssh-config", str(fleet.ssh_config), "--no-input", "--json",
+        proc = cli("collect", *hosts, "-p", str(probe), "--ssh-config", str(fleet.ssh_config), *fleet.client_args,
+                   "--no-input", "--json",
                    "-r", public, "--pseudonymize", "--case-key", str(key), "--label", label, "-o", f"{tmp / label}/")
         assert proc.returncode == 0, proc.stderr
         bundles.append(Path(json.loads(proc.stdout)["bundle"]))

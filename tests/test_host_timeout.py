@@ -13,7 +13,7 @@ import pytest
 
 from collector.hosts.resolve import resolve_hosts
 from tests.cliutil import run_cli
-from tests.sshfleet import SshFleet, fleet_of, is_root, running, sshd_available
+from tests.sshfleet import SSH_CLIENTS, SshFleet, fleet_of, is_root, running, sshd_available
 
 pytestmark = [
     pytest.mark.skipif(not sshd_available(), reason="needs /usr/sbin/sshd (apt-get install openssh-server)"),
@@ -21,9 +21,9 @@ pytestmark = [
 ]
 
 
-@pytest.fixture(scope="module")
-def fleet(tmp_path_factory: pytest.TempPathFactory):
-    yield from fleet_of(tmp_path_factory.mktemp("fleet"), "slow1", "quick1")
+@pytest.fixture(scope="module", params=SSH_CLIENTS)
+def fleet(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest):
+    yield from fleet_of(tmp_path_factory.mktemp("fleet"), "slow1", "quick1", client=request.param)
 
 
 @pytest.fixture
@@ -98,7 +98,8 @@ def test_a_dead_and_a_hung_host_end_at_the_deadline(fleet: SshFleet, tmp_path: P
     probe = probe_with_slow_host(tmp_path, flags, marker)
     out = tmp_path / "out"
     t0 = time.monotonic()
-    res = run_cli("collect", "slow1", "quick1", "dead", "--ssh-config", str(config), "-p", str(probe),
+    res = run_cli("collect", "slow1", "quick1", "dead", "--ssh-config", str(config), *fleet.client_args,
+                  "-p", str(probe),
                   "-o", f"{out}/", "--no-input", "--json", "--host-timeout", "4", "--connect-timeout", "60",
                   "-j", "1")
     wall = time.monotonic() - t0
@@ -133,7 +134,8 @@ def test_the_deadline_in_the_inventory_and_the_case_file(fleet: SshFleet, tmp_pa
     [slow, quick] = resolve_hosts([], str(inv))
     assert (slow.host_timeout, quick.host_timeout) == (3.0, None)
     t0 = time.monotonic()
-    res = run_cli("collect", "-i", str(inv), "--ssh-config", str(fleet.ssh_config), "-p", str(probe),
+    res = run_cli("collect", "-i", str(inv), "--ssh-config", str(fleet.ssh_config), *fleet.client_args,
+                  "-p", str(probe),
                   "-o", f"{tmp_path}/out/", "--no-input", "--json")
     assert res.returncode == 3, res.stderr
     assert time.monotonic() - t0 < 15
@@ -142,7 +144,8 @@ def test_the_deadline_in_the_inventory_and_the_case_file(fleet: SshFleet, tmp_pa
     # the case file's [collect] host_timeout wins over the inventory's (the documented precedence)
     case = tmp_path / "case.toml"
     case.write_text("[collect]\nhost_timeout = 2\n")
-    res = run_cli("collect", "-i", str(inv), "--ssh-config", str(fleet.ssh_config), "-p", str(probe), "--case",
+    res = run_cli("collect", "-i", str(inv), "--ssh-config", str(fleet.ssh_config), *fleet.client_args,
+                  "-p", str(probe), "--case",
                   str(case), "-o", f"{tmp_path}/out2/", "--no-input", "--json")
     assert res.returncode == 3, res.stderr
     [slow_host] = [h for h in json.loads(res.stdout)["manifest"]["hosts"] if h["name"] == "slow1"]
@@ -157,7 +160,8 @@ def test_process_test_honours_the_deadline(fleet: SshFleet, tmp_path: Path, sile
     config.write_text(f"Host dead\n  HostName {address}\n  Port {port}\n  User cptest\n\n"
                       + fleet.ssh_config.read_text())
     t0 = time.monotonic()
-    res = run_cli("process-test", "dead", "quick1", "--ssh-config", str(config), "-o", str(tmp_path),
+    res = run_cli("process-test", "dead", "quick1", "--ssh-config", str(config), *fleet.client_args,
+                  "-o", str(tmp_path),
                   "--json", "--host-timeout", "3", "--connect-timeout", "60")
     assert time.monotonic() - t0 < 20
     assert res.returncode == 1, res.stderr
@@ -175,7 +179,8 @@ def test_a_black_holed_host_is_given_up_at_the_deadline(fleet: SshFleet, tmp_pat
     probe.write_text('name = "mini"\ndescription = "d"\n[[artifact]]\nname = "a"\nkind = "command"\n'
                      'command = "echo a"\n')
     t0 = time.monotonic()
-    res = run_cli("collect", "hole", "quick1", "--ssh-config", str(config), "-p", str(probe), "-o", f"{tmp_path}/o/",
+    res = run_cli("collect", "hole", "quick1", "--ssh-config", str(config), *fleet.client_args,
+                  "-p", str(probe), "-o", f"{tmp_path}/o/",
                   "--no-input", "--json", "--host-timeout", "3", "--connect-timeout", "120")
     wall = time.monotonic() - t0
     print(f"black-holed host run: wall {wall:.2f}s")

@@ -14,7 +14,7 @@ import pytest
 
 from tests.cliutil import CLI, run_cli
 from tests.cliutil import env as cli_env
-from tests.sshfleet import SshFleet, fleet_of, is_root, sshd_available
+from tests.sshfleet import SSH_CLIENTS, SshFleet, fleet_of, is_root, sshd_available
 
 pytestmark = [
     pytest.mark.skipif(not sshd_available(), reason="needs /usr/sbin/sshd (apt-get install openssh-server)"),
@@ -22,9 +22,9 @@ pytestmark = [
 ]
 
 
-@pytest.fixture(scope="module")
-def fleet(tmp_path_factory: pytest.TempPathFactory):
-    yield from fleet_of(tmp_path_factory.mktemp("fleet"), "r1", "r2", "r3")
+@pytest.fixture(scope="module", params=SSH_CLIENTS)
+def fleet(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest):
+    yield from fleet_of(tmp_path_factory.mktemp("fleet"), "r1", "r2", "r3", client=request.param)
 
 
 @pytest.fixture
@@ -86,7 +86,8 @@ def test_resume_collects_exactly_what_failed(fleet: SshFleet, tmp_path: Path, fi
     pub = run_cli("keygen", "-o", str(key)).stdout.strip()
     fleet["r3"].stop()
     try:
-        first = run_cli("collect", "-i", str(inv), "--ssh-config", str(fleet.ssh_config), "-p", str(probe),
+        first = run_cli("collect", "-i", str(inv), "--ssh-config", str(fleet.ssh_config), *fleet.client_args,
+                        "-p", str(probe),
                         "-o", f"{out}/", "--no-input", "--json", "-r", pub, "--field", "title=disk full",
                         "--since", "2h", "--host-timeout", "60")
     finally:
@@ -139,7 +140,8 @@ def test_a_resume_that_still_fails_keeps_what_is_left(fleet: SshFleet, tmp_path:
     out = tmp_path / "b"
     fleet["r3"].stop()
     try:
-        first = run_cli("collect", "-i", str(inv), "--ssh-config", str(fleet.ssh_config), "-p", str(probe),
+        first = run_cli("collect", "-i", str(inv), "--ssh-config", str(fleet.ssh_config), *fleet.client_args,
+                        "-p", str(probe),
                         "-o", f"{out}/", "--no-input", "--json", "--case-id", "CASE-42")
         assert first.returncode == 3, first.stderr
         # nothing can be collected yet: no bundle, one line, exit 1
@@ -182,7 +184,8 @@ def test_resume_keeps_pseudonyms_and_reads_secrets_again(fleet: SshFleet, tmp_pa
     env = {"CP_SUDO": CPPASS_PASSWORD}
     fleet["r3"].stop()
     try:
-        first = run_env(env, "collect", "-i", str(inv), "--ssh-config", str(fleet.ssh_config), "-p", str(probe),
+        first = run_env(env, "collect", "-i", str(inv), "--ssh-config", str(fleet.ssh_config), *fleet.client_args,
+                        "-p", str(probe),
                         "-o", f"{out}/", "--no-input", "--json", "--pseudonymize", "--sudo-password-env", "CP_SUDO")
     finally:
         fleet["r3"].start()

@@ -9,7 +9,7 @@ import pytest
 
 from collector.fleet.shard import shard_of
 from tests.cliutil import run_cli, write_probe
-from tests.sshfleet import SshFleet, fleet_of, is_root, sshd_available
+from tests.sshfleet import SSH_CLIENTS, SshFleet, fleet_of, is_root, sshd_available
 
 pytestmark = [
     pytest.mark.skipif(not sshd_available(), reason="needs /usr/sbin/sshd (apt-get install openssh-server)"),
@@ -18,9 +18,9 @@ pytestmark = [
 HOSTS = ("s1", "s2", "s3", "s4", "s5")
 
 
-@pytest.fixture(scope="module")
-def fleet(tmp_path_factory: pytest.TempPathFactory):
-    yield from fleet_of(tmp_path_factory.mktemp("fleet"), *HOSTS)
+@pytest.fixture(scope="module", params=SSH_CLIENTS)
+def fleet(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest):
+    yield from fleet_of(tmp_path_factory.mktemp("fleet"), *HOSTS, client=request.param)
 
 
 @pytest.fixture
@@ -28,7 +28,8 @@ def setup(fleet: SshFleet, tmp_path: Path) -> tuple[list[str], Path]:
     inv = tmp_path / "inv.toml"
     inv.write_text('[groups.web]\nhosts = ["s1", "s2"]\n[groups.db]\nhosts = ["s3", "s4", "s5"]\n')
     probe = write_probe(tmp_path / "mini.toml", ("hello", "echo hello"))
-    return ["-i", str(inv), "--ssh-config", str(fleet.ssh_config), "-p", str(probe), "--no-input", "--json"], tmp_path
+    return ["-i", str(inv), "--ssh-config", str(fleet.ssh_config), *fleet.client_args,
+            "-p", str(probe), "--no-input", "--json"], tmp_path
 
 
 def collect(*args: str) -> tuple[int, dict, str]:
