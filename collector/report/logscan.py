@@ -21,16 +21,7 @@ from typing import BinaryIO
 
 from collector.report.blocks import BLOCK, read_blocks
 from collector.report.prefilter import Finder, make_finder
-from collector.report.signatures import (
-    _DIGITS,
-    _LEAD_B,
-    LEVEL_RE,
-    LEVEL_WINDOW,
-    LEVELS,
-    Normaliser,
-    SignatureTable,
-    normalise,
-)
+from collector.report.signatures import LEVEL_RE, LEVEL_WINDOW, LEVELS, Normaliser, SignatureTable, normalise
 from collector.report.timeline import Timeline
 from collector.timefmt import line_time
 
@@ -72,7 +63,7 @@ class _Clock:
 
     def __init__(self, year: int) -> None:
         self.year = year
-        self.minutes: dict[bytes, int] = {}
+        self._minutes: dict[bytes, int] = {}
 
     def __call__(self, line: bytes) -> float | None:
         return self.at(line, 0, len(line))
@@ -80,14 +71,14 @@ class _Clock:
     def at(self, block: bytes, start: int, end: int) -> float | None:
         """The time of the line ``block[start:end]``."""
         p = start + 1 if block[start] == 91 else start  # "[2026-…"
-        base = self.minutes.get(block[start:p + 16])  # only minutes that matched _ISO are there
+        base = self._minutes.get(block[start:p + 16])  # only minutes that matched _ISO are there
         if base is not None and p + 19 <= end and block[p + 16] == 58 and (sec := block[p + 17:p + 19]).isdigit():
             return float(base + min(int(sec), 59))
         m = _ISO.match(block, start, end)
         if m is None:
             return line_time(block[start:end], self.year)
         key = m.group(0)[:-3]
-        base = self.minutes.get(key)
+        base = self._minutes.get(key)
         if base is None:
             try:
                 y, mo, d, h, mi = (int(m.group(i)) for i in range(1, 6))
@@ -96,9 +87,9 @@ class _Clock:
                 base = calendar.timegm((y, mo, d, h, mi, 0, 0, 0, 0))
             except (ValueError, OverflowError):
                 return None
-            if len(self.minutes) > 100_000:
-                self.minutes.clear()
-            self.minutes[key] = base
+            if len(self._minutes) > 100_000:
+                self._minutes.clear()
+            self._minutes[key] = base
         return float(base + min(int(m.group(6)), 59))
 
 
@@ -172,7 +163,7 @@ class LogScanner:
         find, count, level_at, clock = block.find, block.count, LEVEL_RE.search, self.clock.at
         levels_get = LEVELS.get
         add, timeline, norm = self.table.add, self.timeline.add, self.normalise
-        full_get, digits_get, minutes_get = self.table.full.get, norm.digits.get, self.clock.minutes.get
+        full_get = self.table.full.get
         keys: list[tuple[str, str]] = []  # one-line entries of signatures that take no more locations …
         stamps: list[float | None] = []  # … counted together at the end of the block
         seen, seen_nl = 0, base  # newlines before offset `seen`
@@ -183,30 +174,17 @@ class LogScanner:
             end = e - 1 if e > s and block[e - 1] == 13 else e
             w = s + LEVEL_WINDOW
             m = level_at(block, s, w if w < end else end)
-            level = levels_get(m.group(1)) if m is not None else None  # (None also for a level below WARN)
-            if level is None:
-                if m is None or m.group(1).lower() not in LEVELS:
-                    if not block.startswith(b"Traceback", s):
-                        continue
-                else:  # "Error:" etc.: another case of a known word
-                    level = levels_get(m.group(1).lower())
+            level = None  # also for a level below WARN
+            if m is not None:
+                word = m.group(1)
+                level = levels_get(word) or levels_get(word.lower())  # lower() only for "ERROR", "Warn" …
+            if level is None and not block.startswith(b"Traceback", s):
+                continue
             pos = e + 1
             if m is not None and level is not None:
-                p = s + 1 if block[s] == 91 else s  # "[2026-…": the fast path of _Clock.at, inline
-                ts = minutes_get(block[s:p + 16])
-                if ts is not None and p + 19 <= end and block[p + 16] == 58 and (sec := block[p + 17:p + 19]).isdigit():
-                    ts = float(ts + min(int(sec), 59))
-                else:
-                    ts = clock(block, s, end)
+                ts = clock(block, s, end)
                 if pos < n and block[pos] not in _CONT_FIRST:  # one line: the usual case, no entry object
-                    raw = block[m.end():end]
-                    hit = digits_get(raw.translate(_DIGITS))  # the first key of Normaliser, inline
-                    if hit is None:
-                        text = norm(raw)
-                    elif hit[0]:
-                        text = raw.lstrip(_LEAD_B)[:hit[0]].decode() + hit[1]
-                    else:
-                        text = hit[1]
+                    text = norm(block[m.end():end])
                     key = (level, text)
                     if full_get(key) is not None:
                         keys.append(key)

@@ -291,21 +291,15 @@ class SignatureTable:
 
     def count_many(self, keys: list[tuple[str, str]], stamps: list[float | None], host: str) -> None:
         """Count entries of signatures in :attr:`full` (``keys[i]`` at time ``stamps[i]``): :meth:`count` of each."""
-        self.entries += len(keys)
-        full = self.full
-        for key, n in Counter(keys).items():
-            sig = full[key]
-            sig.count += n
-            sig.hosts[host] = sig.hosts.get(host, 0) + n
-        if None not in stamps and all(map(le, stamps, islice(stamps, 1, None))):  # in time order: ends are enough
-            first = dict(zip(reversed(keys), reversed(stamps), strict=True))  # type: ignore[arg-type]
-            last = dict(zip(keys, stamps, strict=True))
-            for key, ts in first.items():
-                _tally(full[key], {}, ts, last[key], 0)
+        if None in stamps or not all(map(le, stamps, islice(stamps, 1, None))):  # not in time order: one by one
+            for (level, text), ts in zip(keys, stamps, strict=True):
+                self.count(level, text, host, ts)
             return
-        for key, ts in zip(keys, stamps, strict=True):
-            if ts is not None:
-                _tally(full[key], {}, ts, ts, 0)
+        self.entries += len(keys)
+        first = dict(zip(reversed(keys), reversed(stamps), strict=True))  # in time order: the ends are enough
+        last = dict(zip(keys, stamps, strict=True))
+        for key, n in Counter(keys).items():
+            _tally(self.full[key], {host: n}, first[key], last[key], n)
 
     def merge(self, other: SignatureTable) -> None:
         """Add ``other`` (a table with ``log=True`` and no "other" bucket, of files scanned after these)."""

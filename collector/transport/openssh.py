@@ -133,17 +133,15 @@ class OpenSshConnection:
                 code = SSH_FAILED if status is None else status  # none: killed by a signal, or master gone
         except SinkFull:
             stopped = True
-            client.shutdown()
         except BaseException:
             interrupted = True
-            client.shutdown()
             raise
         finally:
             timer.cancel()
             interrupt.unregister(stop_key)
             ended_early = stopped or interrupted or killed.is_set()
             if ended_early:
-                client.shutdown()
+                client.shutdown()  # let go of the channel (a kill already did)
                 self._kill_session(sid)  # the host's side first: then the master lets go of the pipes
             os.close(out_fd)
             client.close()
